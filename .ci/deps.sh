@@ -1,0 +1,57 @@
+#!/bin/sh
+# Install what sbx needs to build (`build`) or to build and test (`test`).
+# On Debian/Ubuntu the missing packages are installed with apt-get (through
+# sudo when not root); elsewhere the exact packages are printed and the
+# script fails, so `make` stops before a confusing compiler error.
+set -eu
+
+what=${1:-build}
+case $what in
+build) debs="gcc make pkg-config libcjson-dev" ;;
+test)  debs="gcc make pkg-config libcjson-dev libcriterion-dev" ;;
+*)     echo "usage: $0 build|test" >&2; exit 2 ;;
+esac
+
+have_pc() {
+    command -v pkg-config >/dev/null 2>&1 || return 1
+    pkg-config --exists libcjson || return 1
+    [ "$what" = build ] || pkg-config --exists criterion
+}
+
+if have_pc; then
+    exit 0
+fi
+
+if command -v apt-get >/dev/null 2>&1 && command -v dpkg-query >/dev/null 2>&1; then
+    missing=
+    for p in $debs; do
+        st=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)
+        case $st in *" installed") ;; *) missing="$missing $p" ;; esac
+    done
+    if [ -n "$missing" ]; then
+        if [ "$(id -u)" -eq 0 ]; then
+            sudo=
+        elif command -v sudo >/dev/null 2>&1; then
+            sudo=sudo
+        else
+            echo "sbx deps: missing:$missing; run as root: apt-get install$missing" >&2
+            exit 1
+        fi
+        echo "sbx deps: installing:$missing" >&2
+        export DEBIAN_FRONTEND=noninteractive
+        $sudo apt-get update -qq >&2
+        # shellcheck disable=SC2086
+        $sudo apt-get install -y -qq --no-install-recommends $missing >&2
+    fi
+    have_pc && exit 0
+    echo "sbx deps: packages installed but pkg-config still cannot find libcjson/criterion" >&2
+    exit 1
+fi
+
+echo "sbx deps: cannot find libcjson$( [ "$what" = build ] || echo ' and criterion') with pkg-config." >&2
+echo "Install, for your system:" >&2
+echo "  Fedora/RHEL:  dnf install gcc make pkgconf cjson-devel$( [ "$what" = build ] || echo ' criterion-devel')" >&2
+echo "  Arch:         pacman -S gcc make pkgconf cjson$( [ "$what" = build ] || echo ' criterion')" >&2
+echo "  Alpine:       apk add gcc make musl-dev pkgconf cjson-dev$( [ "$what" = build ] || echo ' criterion-dev')" >&2
+echo "  openSUSE:     zypper install gcc make pkg-config cjson-devel$( [ "$what" = build ] || echo ' criterion-devel')" >&2
+exit 1

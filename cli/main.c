@@ -1,0 +1,331 @@
+/* sbx: run one command in another security context, as if inline.
+ *
+ * Only this file decides sbx's exit status (see usage() and docs/sbx.1):
+ * the command's own status, its signal re-raised, or 125/126/127.
+ */
+#include <getopt.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "err.h"
+#include "os.h"
+#include "session.h"
+
+#define EXIT_SBX_FAILED 125
+#define EXIT_NOT_EXECUTABLE 126
+#define EXIT_NOT_FOUND 127
+#define CONNECT_MS 10000
+
+static const char usage_top[] =
+    "Usage: sbx run [OPTIONS] [--] COMMAND [ARG...]\n"
+    "       sbx --help | --version\n"
+    "\n"
+    "Run COMMAND in another security context and relay its stdin, stdout,\n"
+    "stderr and exit status as if it had run inline.\n"
+    "\n"
+    "Commands:\n"
+    "  run       run one command (see 'sbx run --help')\n"
+    "  help      show this help\n";
+
+static const char usage_run[] =
+    "Usage: sbx run [OPTIONS] [--] COMMAND [ARG...]\n"
+    "\n"
+    "Run COMMAND through sbx-runner and relay its stdin, stdout, stderr and\n"
+    "exit status.  Options end at '--' or at the first word that is not an\n"
+    "option.\n"
+    "\n"
+    "Options:\n"
+    "  -C, --chdir DIR         run COMMAND in DIR (default: the current directory)\n"
+    "  -e, --env NAME=VALUE    set NAME in COMMAND's environment (repeatable)\n"
+    "  -U, --unset NAME        remove NAME from COMMAND's environment (repeatable)\n"
+    "      --clear-env         start from an empty environment; -e and -U then\n"
+    "                          apply in the order given\n"
+    "      --same-user         run COMMAND as the calling user, crossing no\n"
+    "                          boundary (required unless sbx runs as root;\n"
+    "                          elevation is not available in this build)\n"
+    "  -h, --help              show this help and exit\n"
+    "  -V, --version           show the version and exit\n"
+    "\n"
+    "COMMAND gets sbx's environment, unchanged unless the options above change\n"
+    "it, and is looked up in that environment's PATH like execvp(3).\n"
+    "\n"
+    "Exit status:\n"
+    "  N        COMMAND exited with status N\n"
+    "  128+N    COMMAND was killed by signal N (sbx dies by the same signal)\n"
+    "  125      sbx itself failed (bad usage, runner missing or failed, ...)\n"
+    "  126      COMMAND was found but could not be executed\n"
+    "  127      COMMAND was not found\n";
+
+static void die_usage(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
+static void die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
+
+static void die_usage(const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    fprintf(stderr, "sbx: ");
+    vfprintf(stderr, fmt, ap);
+    fprintf(stderr, "\nTry 'sbx run --help'.\n");
+    va_end(ap);
+    exit(EXIT_SBX_FAILED);
+}
+
+static void die(const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    fprintf(stderr, "sbx: ");
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+    exit(EXIT_SBX_FAILED);
+}
+
+static void print_or_die(const char *text)
+{
+    if (fputs(text, stdout) == EOF || fflush(stdout) == EOF)
+        exit(EXIT_SBX_FAILED);
+    exit(0);
+}
+
+/* The environment edits, in command-line order. */
+struct env_op {
+    int set; /* 1: -e NAME=VALUE, 0: -U NAME */
+    const char *arg;
+};
+
+static int name_matches(const char *entry, const char *name, size_t nlen)
+{
+    return strncmp(entry, name, nlen) == 0 && entry[nlen] == '=';
+}
+
+static char **build_env(int clear, const struct env_op *ops, size_t nops)
+{
+    char **src = clear ? NULL : sbx_os_environ();
+    size_t n = 0, cap;
+    char **env;
+
+    for (char **e = src; e != NULL && *e != NULL; e++)
+        n++;
+    cap = n + nops + 1;
+    if ((env = calloc(cap, sizeof(*env))) == NULL)
+        return NULL;
+    for (size_t i = 0; i < n; i++)
+        env[i] = src[i];
+    for (size_t k = 0; k < nops; k++) {
+        const char *eq = strchr(ops[k].arg, '=');
+        size_t nlen = ops[k].set ? (size_t)(eq - ops[k].arg) : strlen(ops[k].arg);
+        size_t j = 0;
+        /* Drop every entry of that name (an environment may repeat one). */
+        for (size_t i = 0; i < n; i++)
+            if (!name_matches(env[i], ops[k].arg, nlen))
+                env[j++] = env[i];
+        n = j;
+        if (ops[k].set)
+            env[n++] = (char *)ops[k].arg;
+        env[n] = NULL;
+    }
+    env[n] = NULL;
+    return env;
+}
+
+/* sbx-runner is found from sbx's own location, never through PATH: whoever
+ * controls PATH must not choose what runs in the other context. */
+static char *find_runner(void)
+{
+    static const char *const rel[] = { "/sbx-runner", "/../libexec/sbx/sbx-runner" };
+    char *dir = NULL, *path;
+
+    if (sbx_os_self_dir(&dir) < 0)
+        die("cannot locate the sbx executable: %s", sbx_os_error_text(sbx_os_last_error()));
+    for (size_t i = 0; i < 2; i++) {
+        size_t n = strlen(dir) + strlen(rel[i]) + 1;
+        if ((path = malloc(n)) == NULL)
+            die("%s", "out of memory");
+        snprintf(path, n, "%s%s", dir, rel[i]);
+        if (sbx_os_executable(path)) {
+            free(dir);
+            return path;
+        }
+        free(path);
+    }
+    fprintf(stderr, "sbx: cannot find sbx-runner (looked for %s/sbx-runner and "
+                    "%s/../libexec/sbx/sbx-runner)\n", dir, dir);
+    free(dir);
+    exit(EXIT_SBX_FAILED);
+}
+
+static int spawn_failure(const struct session_out *o, const char *cmd, const char *cwd)
+{
+    const struct sbx_spawn_error *se = &o->se;
+    const char *text = se->message && se->message[0] ? se->message : sbx_err_str(se->err);
+
+    if (strcmp(se->stage, "exec") == 0) {
+        if (se->err == SBX_ENOENT) {
+            if (strchr(cmd, '/') == NULL)
+                fprintf(stderr, "sbx: %s: command not found\n", cmd);
+            else
+                fprintf(stderr, "sbx: %s: %s\n", cmd, text);
+            return EXIT_NOT_FOUND;
+        }
+        fprintf(stderr, "sbx: %s: %s\n", cmd, text);
+        return EXIT_NOT_EXECUTABLE;
+    }
+    if (strcmp(se->stage, "chdir") == 0)
+        fprintf(stderr, "sbx: cannot change directory to '%s': %s\n", cwd, text);
+    else
+        fprintf(stderr, "sbx: cannot start %s (%s): %s\n", cmd, se->stage, text);
+    return EXIT_SBX_FAILED;
+}
+
+static int cmd_run(int argc, char **argv)
+{
+    static const struct option longopts[] = {
+        { "chdir", required_argument, NULL, 'C' },
+        { "env", required_argument, NULL, 'e' },
+        { "unset", required_argument, NULL, 'U' },
+        { "clear-env", no_argument, NULL, 'c' },
+        { "same-user", no_argument, NULL, 's' },
+        { "help", no_argument, NULL, 'h' },
+        { "version", no_argument, NULL, 'V' },
+        { NULL, 0, NULL, 0 },
+    };
+    struct env_op *ops;
+    size_t nops = 0;
+    const char *chdir_to = NULL;
+    int clear = 0, same_user = 0, opt;
+    struct session_req req;
+    struct session_out out;
+    char *cwd = NULL, *runner, **env;
+    int status;
+
+    if ((ops = calloc((size_t)argc + 1, sizeof(*ops))) == NULL)
+        die("%s", "out of memory");
+    opterr = 0;
+    optind = 1;
+    /* '+': stop at the first non-option, so COMMAND's own options are its. */
+    while ((opt = getopt_long(argc, argv, "+:C:e:U:hV", longopts, NULL)) != -1) {
+        switch (opt) {
+        case 'C':
+            chdir_to = optarg;
+            break;
+        case 'e':
+            if (optarg[0] == '=' || strchr(optarg, '=') == NULL)
+                die_usage("-e wants NAME=VALUE, not '%s'", optarg);
+            ops[nops].set = 1;
+            ops[nops++].arg = optarg;
+            break;
+        case 'U':
+            if (optarg[0] == '\0' || strchr(optarg, '=') != NULL)
+                die_usage("-U wants a variable NAME, not '%s'", optarg);
+            ops[nops].set = 0;
+            ops[nops++].arg = optarg;
+            break;
+        case 'c':
+            clear = 1;
+            break;
+        case 's':
+            same_user = 1;
+            break;
+        case 'h':
+            print_or_die(usage_run);
+            break;
+        case 'V':
+            print_or_die("sbx " SBX_VERSION "\n");
+            break;
+        case ':':
+            die_usage("option '%s' needs an argument", argv[optind - 1]);
+            break;
+        default:
+            die_usage("unknown option '%s'", argv[optind - 1]);
+        }
+    }
+    if (optind >= argc)
+        die_usage("%s", "no command given");
+
+    /* Until elevation exists, only an identity that is already the target
+     * may run: root, or the caller asking for itself. */
+    if (!same_user && !sbx_os_privileged())
+        die("%s", "cannot elevate: no elevation method is available in this build "
+                  "(run sbx as root, or pass --same-user)");
+
+    if (chdir_to != NULL) {
+        if (chdir_to[0] == '\0')
+            die_usage("%s", "-C wants a directory");
+        if (chdir_to[0] == '/') {
+            cwd = strdup(chdir_to);
+        } else {
+            char *here = NULL;
+            if (sbx_os_getcwd(&here) < 0)
+                die("cannot get the current directory: %s",
+                    sbx_os_error_text(sbx_os_last_error()));
+            if ((cwd = malloc(strlen(here) + strlen(chdir_to) + 2)) != NULL)
+                sprintf(cwd, "%s/%s", here, chdir_to);
+            free(here);
+        }
+    } else if (sbx_os_getcwd(&cwd) < 0) {
+        die("cannot get the current directory: %s", sbx_os_error_text(sbx_os_last_error()));
+    }
+    if (cwd == NULL || (env = build_env(clear, ops, nops)) == NULL)
+        die("%s", "out of memory");
+    runner = find_runner();
+
+    memset(&req, 0, sizeof(req));
+    req.argv = argv + optind;
+    req.argc = (size_t)(argc - optind);
+    req.cwd = cwd;
+    req.env = env;
+    req.runner = runner;
+    req.runner_uid = sbx_os_uid();
+    req.connect_ms = CONNECT_MS;
+    session_run(&req, &out);
+
+    switch (out.result) {
+    case SESSION_EXITED:
+        session_out_free(&out);
+        sbx_os_exit_like(&out.st); /* does not return */
+        status = EXIT_SBX_FAILED;
+        break;
+    case SESSION_SPAWN_FAILED:
+        status = spawn_failure(&out, argv[optind], cwd);
+        break;
+    default:
+        fprintf(stderr, "sbx: %s\n", out.msg);
+        status = EXIT_SBX_FAILED;
+        break;
+    }
+    session_out_free(&out);
+    free(env);
+    free(cwd);
+    free(runner);
+    free(ops);
+    return status;
+}
+
+int main(int argc, char **argv)
+{
+    /* Standard streams exist and nothing else leaks into the runner. */
+    if (sbx_os_sanitize_fds() < 0)
+        return EXIT_SBX_FAILED;
+    if (sbx_sig_init(NULL) < 0) {
+        fprintf(stderr, "sbx: cannot install signal handlers\n");
+        return EXIT_SBX_FAILED;
+    }
+    if (argc < 2)
+        die_usage("%s", "missing command (try 'sbx run -- COMMAND')");
+    if (strcmp(argv[1], "run") == 0)
+        return cmd_run(argc - 1, argv + 1);
+    if (strcmp(argv[1], "help") == 0 || strcmp(argv[1], "--help") == 0 ||
+        strcmp(argv[1], "-h") == 0)
+        print_or_die(usage_top);
+    if (strcmp(argv[1], "--version") == 0 || strcmp(argv[1], "-V") == 0)
+        print_or_die("sbx " SBX_VERSION "\n");
+    if (argv[1][0] == '-')
+        die_usage("unknown option '%s'", argv[1]);
+    die_usage("unknown command '%s' (did you mean 'sbx run -- ...'?)", argv[1]);
+    return EXIT_SBX_FAILED;
+}

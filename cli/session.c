@@ -1,0 +1,447 @@
+/* The sbx side of a session.
+ *
+ * Data path: frames from the runner are written to our stdout/stderr as
+ * soon as they arrive (blocking writes: the descriptors are shared with the
+ * caller, so they are never switched to non-blocking mode, and a slow reader
+ * pushes back through the channel to the child).  Our stdin is read only
+ * while the stdin window has room, so a command that never reads its stdin
+ * is never flooded and control frames are never stuck behind input.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "conn.h"
+#include "err.h"
+#include "frame.h"
+#include "os.h"
+#include "session.h"
+
+#define STDIN_WINDOW (256u * 1024) /* must match the runner's */
+#define OUT_HIGH (512u * 1024)
+
+struct sess {
+    const struct session_req *r;
+    struct session_out *out;
+    sbx_conn c;
+    sbx_proc *runner;
+    sbx_h *in;            /* our stdin; NULL once it is done */
+    sbx_h *std[3];        /* our stdout/stderr in std[1], std[2] */
+    int dead[3];          /* writing there failed: drop that stream */
+    size_t in_flight;     /* stdin sent, not yet acknowledged */
+    int spawned, done;
+};
+
+static void set_msg(struct session_out *out, const char *fmt, ...)
+{
+    va_list ap;
+
+    out->result = SESSION_FAILED;
+    va_start(ap, fmt);
+    vsnprintf(out->msg, sizeof(out->msg), fmt, ap);
+    va_end(ap);
+}
+
+static const char *os_text(void)
+{
+    return sbx_os_error_text(sbx_os_last_error());
+}
+
+/* Writes a whole chunk to our stdout or stderr.  When the reader is gone,
+ * the stream is dropped and the runner is asked to close the child's end,
+ * so the child gets the broken pipe it would have got inline. */
+static int relay(struct sess *s, int stream, const uint8_t *p, size_t n)
+{
+    while (n > 0 && !s->dead[stream]) {
+        size_t put;
+        int rc = sbx_h_write(s->std[stream], p, n, &put);
+        if (rc == SBX_EINTR)
+            continue;
+        if (rc == SBX_EAGAIN) {
+            /* Someone else made the shared descriptor non-blocking. */
+            struct sbx_wait w = { s->std[stream], NULL, SBX_EV_WRITE, 0 };
+            (void)sbx_wait(&w, 1, 1000);
+            continue;
+        }
+        if (rc < 0) {
+            s->dead[stream] = 1;
+            return sbx_outq_put(&s->c.out, SBX_F_CLOSE | (unsigned)stream, NULL, 0);
+        }
+        p += put;
+        n -= put;
+    }
+    return 0;
+}
+
+static int stdin_done(struct sess *s)
+{
+    int rc = 0;
+
+    if (s->in == NULL)
+        return 0;
+    sbx_h_close(s->in);
+    s->in = NULL;
+    rc = sbx_outq_put(&s->c.out, SBX_F_CLOSE | SBX_STDIN, NULL, 0);
+    return rc;
+}
+
+static int read_stdin(struct sess *s)
+{
+    size_t room = STDIN_WINDOW - s->in_flight, got;
+    uint8_t *dst;
+    int rc;
+
+    if (room > SBX_CHUNK)
+        room = SBX_CHUNK;
+    if ((dst = sbx_outq_reserve(&s->c.out, room)) == NULL)
+        return SBX_ENOMEM;
+    rc = sbx_h_read(s->in, dst, room, &got);
+    if (rc == SBX_EAGAIN || rc == SBX_EINTR)
+        return 0;
+    if (rc < 0 || got == 0)
+        return stdin_done(s); /* EOF, or an unreadable stdin: same to the child */
+    sbx_outq_commit(&s->c.out, SBX_F_DATA | SBX_STDIN, got);
+    s->in_flight += got;
+    return 0;
+}
+
+static int on_frame(struct sess *s, const sbx_frame *f)
+{
+    char why[SBX_WHY] = "";
+    struct sbx_spawned sp;
+    struct sbx_error_msg em;
+    uint32_t n;
+
+    switch (f->type) {
+    case SBX_F_SPAWNED:
+        if (s->spawned || sbx_spawned_decode(f->payload, f->len, &sp, why) < 0)
+            break;
+        s->spawned = 1;
+        return 0;
+    case SBX_F_SPAWN_ERROR:
+        if (s->spawned || sbx_spawn_error_decode(f->payload, f->len, &s->out->se, why) < 0)
+            break;
+        s->out->result = SESSION_SPAWN_FAILED;
+        s->done = 1;
+        return 0;
+    case SBX_F_DATA | SBX_STDOUT:
+    case SBX_F_DATA | SBX_STDERR:
+        if (!s->spawned)
+            break;
+        return relay(s, (int)SBX_F_STREAM(f->type), f->payload, f->len);
+    case SBX_F_CLOSE | SBX_STDOUT:
+    case SBX_F_CLOSE | SBX_STDERR:
+        return 0;
+    case SBX_F_CLOSE | SBX_STDIN:
+        /* The child's stdin is closed: stop reading ours, leaving the rest
+         * unread for whoever shares it. */
+        if (s->in != NULL) {
+            sbx_h_close(s->in);
+            s->in = NULL;
+        }
+        return 0;
+    case SBX_F_STDIN_ACK:
+        n = sbx_ack_get(f->payload);
+        if (n > s->in_flight) {
+            snprintf(why, sizeof(why), "runner acknowledged more stdin than was sent");
+            break;
+        }
+        s->in_flight -= n;
+        return 0;
+    case SBX_F_EXIT:
+        if (!s->spawned || sbx_exit_decode(f->payload, f->len, &s->out->st, why) < 0)
+            break;
+        s->out->result = SESSION_EXITED;
+        s->done = 1;
+        return 0;
+    case SBX_F_ERROR:
+        if (sbx_error_decode(f->payload, f->len, &em, why) < 0)
+            break;
+        set_msg(s->out, "runner: %s", em.message);
+        sbx_error_msg_free(&em);
+        return SBX_EPROTO;
+    default:
+        break;
+    }
+    if (why[0])
+        set_msg(s->out, "protocol error: %s", why);
+    else
+        set_msg(s->out, "protocol error: unexpected %s frame from the runner",
+                sbx_frame_type_name(f->type));
+    return SBX_EPROTO;
+}
+
+static int handshake(struct sess *s, const char *nonce)
+{
+    const struct session_req *r = s->r;
+    long long deadline = sbx_now_ms() + r->connect_ms;
+    char why[SBX_WHY] = "";
+    struct sbx_hello hello;
+    struct sbx_spawn_req req;
+    sbx_frame f;
+    char *json = NULL;
+    size_t len = 0;
+    int rc;
+
+    rc = sbx_conn_next_wait(&s->c, &f, deadline);
+    if (rc == SBX_ETIMEDOUT) {
+        set_msg(s->out, "runner did not say hello within %d ms", r->connect_ms);
+        return rc;
+    }
+    if (rc < 0) {
+        set_msg(s->out, "runner closed the channel during the handshake");
+        return rc;
+    }
+    if (f.type != SBX_F_HELLO) {
+        set_msg(s->out, "protocol error: expected hello, got a %s frame",
+                sbx_frame_type_name(f.type));
+        return SBX_EPROTO;
+    }
+    if (sbx_hello_decode(f.payload, f.len, &hello, why) < 0) {
+        set_msg(s->out, "protocol error: %s", why);
+        return SBX_EPROTO;
+    }
+    if (hello.version != SBX_PROTO_VERSION) {
+        set_msg(s->out, "runner speaks protocol version %d, sbx speaks %d", hello.version,
+                SBX_PROTO_VERSION);
+        return SBX_EPROTO;
+    }
+    {
+        unsigned char d = 0;
+        for (size_t i = 0; i < SBX_NONCE_HEX; i++)
+            d |= (unsigned char)(hello.nonce[i] ^ nonce[i]);
+        if (d != 0) {
+            set_msg(s->out, "channel peer does not know this run's nonce; refusing it");
+            return SBX_EPEER;
+        }
+    }
+
+    memset(&hello, 0, sizeof(hello));
+    hello.version = SBX_PROTO_VERSION;
+    memcpy(hello.nonce, nonce, SBX_NONCE_HEX + 1);
+    hello.pid = sbx_os_pid();
+    rc = sbx_hello_encode(&hello, &json, &len);
+    if ((rc = sbx_conn_put_json(&s->c, SBX_F_HELLO, json, len, rc)) < 0)
+        goto oom;
+
+    memset(&req, 0, sizeof(req));
+    req.argv = (char **)r->argv;
+    req.argc = r->argc;
+    req.cwd = (char *)r->cwd;
+    req.env = (char **)r->env;
+    while (req.env[req.envc] != NULL)
+        req.envc++;
+    rc = sbx_spawn_req_encode(&req, &json, &len);
+    if (rc == 0 && len > SBX_FRAME_MAX) {
+        free(json);
+        set_msg(s->out, "command line and environment too large (%zu bytes of request, "
+                        "limit %u)", len, SBX_FRAME_MAX);
+        return SBX_E2BIG;
+    }
+    if ((rc = sbx_conn_put_json(&s->c, SBX_F_SPAWN, json, len, rc)) < 0)
+        goto oom;
+    return 0;
+oom:
+    set_msg(s->out, "out of memory");
+    return SBX_ENOMEM;
+}
+
+static int pump(struct sess *s)
+{
+    sbx_frame f;
+    int rc;
+
+    while (!s->done) {
+        struct sbx_wait w[2];
+
+        memset(w, 0, sizeof(w));
+        w[0].h = s->c.h;
+        w[0].want = SBX_EV_READ | (sbx_outq_len(&s->c.out) ? SBX_EV_WRITE : 0);
+        if (s->in != NULL && s->spawned && s->in_flight < STDIN_WINDOW &&
+            sbx_outq_len(&s->c.out) < OUT_HIGH) {
+            w[1].h = s->in;
+            w[1].want = SBX_EV_READ;
+        }
+        rc = sbx_wait(w, 2, -1);
+        if (rc < 0 && rc != SBX_EINTR) {
+            set_msg(s->out, "waiting: %s", os_text());
+            return rc;
+        }
+        if (w[0].got & SBX_EV_READ) {
+            rc = sbx_conn_fill(&s->c);
+            if (rc < 0 && rc != SBX_EAGAIN && rc != SBX_EINTR) {
+                if (rc == SBX_EPROTO || rc == SBX_E2BIG)
+                    set_msg(s->out, "protocol error: malformed frame header from the runner");
+                else
+                    set_msg(s->out, "reading the channel: %s", os_text());
+                return rc;
+            }
+            while (!s->done && (rc = sbx_conn_next(&s->c, &f)) == 1)
+                if ((rc = on_frame(s, &f)) < 0)
+                    return rc;
+            if (rc < 0) {
+                set_msg(s->out, "protocol error: malformed frame from the runner");
+                return rc;
+            }
+            if (s->done)
+                break;
+            if (s->c.eof) {
+                set_msg(s->out, "runner exited unexpectedly%s",
+                        sbx_frame_reader_pending(&s->c.in) ? " (in the middle of a frame)"
+                                                            : "");
+                return SBX_EPIPE;
+            }
+        }
+        if ((w[1].got & SBX_EV_READ) && s->in != NULL)
+            if ((rc = read_stdin(s)) < 0) {
+                set_msg(s->out, "out of memory");
+                return rc;
+            }
+        rc = sbx_conn_flush(&s->c);
+        if (rc < 0 && rc != SBX_EAGAIN && rc != SBX_EINTR && rc != SBX_EPIPE) {
+            set_msg(s->out, "writing the channel: %s", os_text());
+            return rc;
+        }
+        /* EPIPE on write: the runner is gone; the read side reports it. */
+    }
+    return 0;
+}
+
+/* Waits a bounded time for the runner to exit after the session, then makes
+ * sure it does. */
+static void reap_runner(struct sess *s, int ms)
+{
+    struct sbx_wait w = { NULL, s->runner, SBX_EV_EXIT, 0 };
+    struct sbx_exit st;
+
+    if (s->runner == NULL)
+        return;
+    while (sbx_proc_poll(s->runner, &st) == SBX_EAGAIN) {
+        int rc = sbx_wait(&w, 1, ms);
+        if (rc == 0) {
+            sbx_proc_kill_tree(s->runner);
+            ms = 5000;
+        } else if (rc < 0 && rc != SBX_EINTR) {
+            break;
+        }
+    }
+    sbx_proc_free(s->runner);
+    s->runner = NULL;
+}
+
+void session_run(const struct session_req *r, struct session_out *out)
+{
+    static const char hex[] = "0123456789abcdef";
+    struct sess s;
+    sbx_listener *l = NULL;
+    struct sbx_spawn_opts so;
+    struct sbx_spawn_fail sf;
+    struct sbx_peer peer;
+    unsigned char raw[SBX_NONCE_BYTES];
+    char nonce[SBX_NONCE_HEX + 2], name[512], pidbuf[32];
+    char *rargv[6];
+    sbx_h *conn = NULL;
+    size_t put, off = 0;
+    int rc;
+
+    memset(out, 0, sizeof(*out));
+    memset(&s, 0, sizeof(s));
+    s.r = r;
+    s.out = out;
+    sbx_conn_init(&s.c, NULL);
+    out->result = SESSION_FAILED;
+
+    if ((rc = sbx_h_std(0, &s.in)) < 0 || (rc = sbx_h_std(1, &s.std[1])) < 0 ||
+        (rc = sbx_h_std(2, &s.std[2])) < 0) {
+        set_msg(out, "out of memory");
+        goto done;
+    }
+    if ((rc = sbx_os_random(raw, sizeof(raw))) < 0) {
+        set_msg(out, "cannot get random bytes for the nonce: %s", os_text());
+        goto done;
+    }
+    for (size_t i = 0; i < sizeof(raw); i++) {
+        nonce[2 * i] = hex[raw[i] >> 4];
+        nonce[2 * i + 1] = hex[raw[i] & 15];
+    }
+    nonce[SBX_NONCE_HEX] = '\0';
+
+    if ((rc = sbx_chan_listen(&l, name, sizeof(name))) < 0) {
+        set_msg(out, "cannot create the channel: %s", os_text());
+        goto done;
+    }
+
+    /* The launch step: the runner starts as this same user.  Elevation
+     * replaces exactly this part. */
+    snprintf(pidbuf, sizeof(pidbuf), "%lld", sbx_os_pid());
+    rargv[0] = (char *)r->runner;
+    rargv[1] = (char *)"--connect";
+    rargv[2] = name;
+    rargv[3] = (char *)"--server-pid";
+    rargv[4] = pidbuf;
+    rargv[5] = NULL;
+    memset(&so, 0, sizeof(so));
+    so.file = r->runner;
+    so.argv = rargv;
+    so.new_group = 1; /* the terminal's signals are for sbx to forward */
+    so.stdio[0].kind = SBX_STDIO_PIPE; /* carries the nonce */
+    so.stdio[1].kind = SBX_STDIO_NULL;
+    so.stdio[2].kind = SBX_STDIO_INHERIT; /* the runner's own diagnostics */
+    if ((rc = sbx_proc_spawn(&so, &s.runner, &sf)) < 0) {
+        set_msg(out, "cannot start %s: %s", r->runner, sbx_os_error_text(sf.os_code));
+        goto done;
+    }
+    nonce[SBX_NONCE_HEX] = '\n';
+    while (off < SBX_NONCE_HEX + 1) {
+        rc = sbx_h_write(so.stdio[0].h, nonce + off, SBX_NONCE_HEX + 1 - off, &put);
+        if (rc == SBX_EINTR)
+            continue;
+        if (rc < 0) /* the runner died at once; accept() reports it */
+            break;
+        off += put;
+    }
+    nonce[SBX_NONCE_HEX] = '\0';
+    sbx_h_close(so.stdio[0].h);
+
+    rc = sbx_chan_accept(l, r->connect_ms, s.runner, &conn, &peer);
+    sbx_listener_close(l);
+    l = NULL;
+    if (rc == SBX_ETIMEDOUT) {
+        set_msg(out, "runner did not connect within %d ms", r->connect_ms);
+        goto done;
+    }
+    if (rc == SBX_EPIPE) {
+        set_msg(out, "runner exited before connecting");
+        goto done;
+    }
+    if (rc < 0) {
+        set_msg(out, "accepting the runner's connection: %s", os_text());
+        goto done;
+    }
+    sbx_conn_init(&s.c, conn);
+    if (peer.uid != r->runner_uid ||
+        (peer.pid >= 0 && peer.pid != sbx_proc_pid(s.runner))) {
+        set_msg(out, "channel peer is pid %lld uid %lld, not the runner (pid %lld uid %lld); "
+                     "refusing it", peer.pid, peer.uid, sbx_proc_pid(s.runner), r->runner_uid);
+        rc = SBX_EPEER;
+        goto done;
+    }
+    if ((rc = handshake(&s, nonce)) < 0)
+        goto done;
+    rc = pump(&s);
+done:
+    sbx_listener_close(l);
+    sbx_conn_close(&s.c);
+    sbx_h_close(s.in);
+    sbx_h_close(s.std[1]);
+    sbx_h_close(s.std[2]);
+    /* The runner ends on its own once the channel is closed. */
+    reap_runner(&s, 5000);
+    (void)rc;
+}
+
+void session_out_free(struct session_out *out)
+{
+    sbx_spawn_error_free(&out->se);
+}

@@ -1,0 +1,37 @@
+/* One sbx run: launch the runner, authenticate it, send the request, relay
+ * the streams, and report how it ended.  main() turns the result into an
+ * exit status; nothing here exits. */
+#ifndef SBX_SESSION_H
+#define SBX_SESSION_H
+
+#include "proto.h"
+
+#define SESSION_MSG 512
+
+struct session_req {
+    char *const *argv;  /* the command, NULL-terminated */
+    size_t argc;
+    const char *cwd;    /* absolute */
+    char *const *env;   /* NULL-terminated */
+    const char *runner; /* absolute path of sbx-runner */
+    long long runner_uid; /* the uid the runner must run as */
+    int connect_ms;     /* bound on launch + connect + handshake */
+};
+
+enum session_result {
+    SESSION_EXITED,       /* st: how the command ended */
+    SESSION_SPAWN_FAILED, /* se: why it could not start */
+    SESSION_FAILED        /* msg: sbx itself failed */
+};
+
+struct session_out {
+    int result;
+    struct sbx_exit st;
+    struct sbx_spawn_error se; /* owned; freed by session_out_free() */
+    char msg[SESSION_MSG];
+};
+
+void session_run(const struct session_req *r, struct session_out *out);
+void session_out_free(struct session_out *out);
+
+#endif

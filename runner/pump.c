@@ -1,0 +1,277 @@
+/* The runner's relay loop: child stdout/stderr -> data frames, stdin frames
+ * -> child stdin, terminate frames -> signals, child exit -> exit frame.
+ *
+ * One thread and sbx_wait().  Backpressure is explicit: child output is read
+ * only while the outgoing queue is below OUT_HIGH, so a slow sbx slows the
+ * child instead of growing memory; stdin is bounded by the stdin window,
+ * so control frames from sbx are always read promptly.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "err.h"
+#include "runner.h"
+
+#define OUT_HIGH (512u * 1024)
+/* Acknowledge stdin in batches of this size (or when the buffer empties). */
+#define ACK_BATCH (64u * 1024)
+
+struct pump {
+    sbx_conn *c;
+    sbx_proc *child;
+    sbx_h *cin, *cout[3]; /* cout[1], cout[2]: the child's stdout, stderr */
+    uint8_t *inbuf;       /* stdin bytes received, not yet written */
+    size_t inlen;
+    size_t unacked;       /* written to the child, not yet acknowledged */
+    int in_eof;           /* sbx sent stdin close */
+    int exited;
+    struct sbx_exit st;
+    char *why;
+};
+
+static int queue_close(struct pump *p, int stream)
+{
+    return sbx_outq_put(&p->c->out, SBX_F_CLOSE | (unsigned)stream, NULL, 0);
+}
+
+static int send_ack(struct pump *p)
+{
+    uint8_t a[4];
+
+    if (p->unacked == 0)
+        return 0;
+    sbx_ack_put(a, (uint32_t)p->unacked);
+    p->unacked = 0;
+    return sbx_outq_put(&p->c->out, SBX_F_STDIN_ACK, a, 4);
+}
+
+/* The child's stdin is gone (it closed it, or exited): tell sbx to stop
+ * sending, and keep acknowledging what is still in flight so sbx never
+ * waits on the window. */
+static int stdin_gone(struct pump *p)
+{
+    int had = p->cin != NULL;
+
+    sbx_h_close(p->cin);
+    p->cin = NULL;
+    p->unacked += p->inlen;
+    p->inlen = 0;
+    if (!had)
+        return send_ack(p);
+    if (send_ack(p) < 0)
+        return SBX_ENOMEM;
+    return queue_close(p, SBX_STDIN);
+}
+
+static int write_stdin(struct pump *p)
+{
+    size_t put;
+    int rc;
+
+    while (p->cin != NULL && p->inlen > 0) {
+        rc = sbx_h_write(p->cin, p->inbuf, p->inlen, &put);
+        if (rc == SBX_EAGAIN || rc == SBX_EINTR)
+            break;
+        if (rc < 0)
+            return stdin_gone(p); /* EPIPE: the child closed its stdin */
+        memmove(p->inbuf, p->inbuf + put, p->inlen - put);
+        p->inlen -= put;
+        p->unacked += put;
+    }
+    if (p->unacked >= ACK_BATCH || (p->inlen == 0 && p->unacked > 0))
+        if ((rc = send_ack(p)) < 0)
+            return rc;
+    if (p->cin != NULL && p->inlen == 0 && p->in_eof) {
+        sbx_h_close(p->cin);
+        p->cin = NULL;
+    }
+    return 0;
+}
+
+static int bad_frame(struct pump *p, const sbx_frame *f)
+{
+    snprintf(p->why, SBX_WHY, "unexpected %s frame from sbx", sbx_frame_type_name(f->type));
+    return SBX_EPROTO;
+}
+
+static int on_frame(struct pump *p, const sbx_frame *f)
+{
+    struct sbx_terminate t;
+
+    switch (f->type) {
+    case SBX_F_DATA | SBX_STDIN:
+        if (p->in_eof)
+            return bad_frame(p, f);
+        if (p->cin == NULL) { /* discarded, but still acknowledged */
+            p->unacked += f->len;
+            return send_ack(p);
+        }
+        if (SBX_STDIN_WINDOW - p->inlen < f->len) {
+            snprintf(p->why, SBX_WHY, "sbx overran the stdin window");
+            return SBX_EPROTO;
+        }
+        memcpy(p->inbuf + p->inlen, f->payload, f->len);
+        p->inlen += f->len;
+        return write_stdin(p);
+    case SBX_F_CLOSE | SBX_STDIN:
+        p->in_eof = 1;
+        return write_stdin(p);
+    case SBX_F_CLOSE | SBX_STDOUT:
+    case SBX_F_CLOSE | SBX_STDERR:
+        /* sbx can no longer deliver this stream: closing our read end makes
+         * the child's next write fail with EPIPE/SIGPIPE, as it would have
+         * inline. */
+        sbx_h_close(p->cout[SBX_F_STREAM(f->type)]);
+        p->cout[SBX_F_STREAM(f->type)] = NULL;
+        return 0;
+    case SBX_F_TERMINATE:
+        if (sbx_terminate_decode(f->payload, f->len, &t, p->why) < 0)
+            return SBX_EPROTO;
+        return sbx_proc_kill_group(p->child, t.signal);
+    default:
+        return bad_frame(p, f);
+    }
+}
+
+/* Reads one chunk of the child's output straight into the outgoing queue. */
+static int read_output(struct pump *p, int s)
+{
+    uint8_t *dst = sbx_outq_reserve(&p->c->out, SBX_CHUNK);
+    size_t got;
+    int rc;
+
+    if (dst == NULL)
+        return SBX_ENOMEM;
+    rc = sbx_h_read(p->cout[s], dst, SBX_CHUNK, &got);
+    if (rc == SBX_EINTR || (rc == SBX_EAGAIN && !p->exited))
+        return 0;
+    if (rc < 0 || got == 0) {
+        /* EOF; or, once the child has exited and its group is killed, an
+         * empty pipe: whatever still holds the write end escaped the group,
+         * and its output is not the command's. */
+        sbx_h_close(p->cout[s]);
+        p->cout[s] = NULL;
+        return queue_close(p, s);
+    }
+    sbx_outq_commit(&p->c->out, SBX_F_DATA | (unsigned)s, got);
+    return 1;
+}
+
+static int on_exit_seen(struct pump *p)
+{
+    p->exited = 1;
+    /* The command is over: end what it left behind in its process group
+     * (the output already in the pipes is kept), so a background grandchild
+     * holding stdout open cannot keep sbx waiting. */
+    sbx_proc_kill_tree(p->child);
+    return stdin_gone(p);
+}
+
+int runner_pump(sbx_conn *c, sbx_proc *child, sbx_h *in, sbx_h *out, sbx_h *err,
+                char *why)
+{
+    struct pump p;
+    sbx_frame f;
+    char *json = NULL;
+    size_t len = 0;
+    int rc = 0;
+
+    memset(&p, 0, sizeof(p));
+    p.c = c;
+    p.child = child;
+    p.cin = in;
+    p.cout[1] = out;
+    p.cout[2] = err;
+    p.why = why;
+    if ((p.inbuf = malloc(SBX_STDIN_WINDOW)) == NULL) {
+        rc = SBX_ENOMEM;
+        goto done;
+    }
+
+    for (;;) {
+        struct sbx_wait w[5];
+        int room = sbx_outq_len(&c->out) < OUT_HIGH;
+
+        if (p.exited && p.cout[1] == NULL && p.cout[2] == NULL)
+            break;
+        memset(w, 0, sizeof(w));
+        w[0].h = c->h;
+        w[0].want = (c->eof ? 0 : SBX_EV_READ) |
+                    (sbx_outq_len(&c->out) ? SBX_EV_WRITE : 0);
+        w[1].h = room ? p.cout[1] : NULL;
+        w[1].want = SBX_EV_READ;
+        w[2].h = room ? p.cout[2] : NULL;
+        w[2].want = SBX_EV_READ;
+        w[3].h = p.inlen > 0 ? p.cin : NULL;
+        w[3].want = SBX_EV_WRITE;
+        w[4].proc = p.exited ? NULL : child;
+        w[4].want = SBX_EV_EXIT;
+
+        /* After the exit, pipes are read until empty without waiting. */
+        rc = sbx_wait(w, 5, p.exited && room ? 0 : -1);
+        if (rc < 0 && rc != SBX_EINTR)
+            goto done;
+        if (w[4].got & SBX_EV_EXIT) {
+            if ((rc = sbx_proc_poll(child, &p.st)) < 0 || (rc = on_exit_seen(&p)) < 0)
+                goto done;
+        }
+        if (w[0].got & SBX_EV_READ) {
+            rc = sbx_conn_fill(c);
+            if (rc < 0 && rc != SBX_EAGAIN && rc != SBX_EINTR) {
+                snprintf(why, SBX_WHY, "channel: %s", sbx_err_str(rc));
+                goto done;
+            }
+            while ((rc = sbx_conn_next(c, &f)) == 1)
+                if ((rc = on_frame(&p, &f)) < 0)
+                    goto done;
+            if (rc < 0) {
+                snprintf(why, SBX_WHY, "malformed frame from sbx");
+                goto done;
+            }
+            if (c->eof) {
+                /* sbx is gone: nobody is left to report to, so nothing of
+                 * the command may keep running. */
+                snprintf(why, SBX_WHY, "sbx closed the channel");
+                rc = SBX_EPIPE;
+                goto done;
+            }
+        }
+        if (w[3].got & SBX_EV_WRITE)
+            if ((rc = write_stdin(&p)) < 0)
+                goto done;
+        for (int s = 1; s <= 2; s++) {
+            if (p.cout[s] != NULL && sbx_outq_len(&c->out) < OUT_HIGH &&
+                ((w[s].got & SBX_EV_READ) || p.exited))
+                if ((rc = read_output(&p, s)) < 0)
+                    goto done;
+        }
+        rc = sbx_conn_flush(c);
+        if (rc < 0 && rc != SBX_EAGAIN && rc != SBX_EINTR) {
+            snprintf(why, SBX_WHY, "channel: %s", sbx_err_str(rc));
+            goto done;
+        }
+    }
+
+    /* Every byte of output is queued ahead of it: the exit frame is last. */
+    rc = sbx_exit_encode(&p.st, &json, &len);
+    if ((rc = sbx_conn_put_json(c, SBX_F_EXIT, json, len, rc)) < 0)
+        goto done;
+    json = NULL;
+    rc = sbx_conn_flush_wait(c, -1);
+    if (rc < 0)
+        snprintf(why, SBX_WHY, "channel: %s", sbx_err_str(rc));
+done:
+    if (json != NULL)
+        free(json);
+    sbx_proc_kill_tree(child);
+    if (!p.exited) {
+        struct sbx_wait w = { NULL, child, SBX_EV_EXIT, 0 };
+        (void)sbx_wait(&w, 1, 5000);
+    }
+    sbx_h_close(p.cin);
+    sbx_h_close(p.cout[1]);
+    sbx_h_close(p.cout[2]);
+    free(p.inbuf);
+    return rc < 0 ? rc : 0;
+}

@@ -1,0 +1,20 @@
+/* sbx-runner internals shared between its main() and its pump. */
+#ifndef SBX_RUNNER_H
+#define SBX_RUNNER_H
+
+#include "conn.h"
+#include "os.h"
+
+/* How much stdin sbx may send before the runner acknowledges delivery to the
+ * child (the stdin window); more than this is a protocol violation. */
+#define SBX_STDIN_WINDOW (256u * 1024)
+
+/* Relays between the channel and a running child until the child has exited,
+ * its output has been sent, and the exit frame is flushed.  Takes ownership
+ * of the three stdio handles (any may be NULL).  Returns 0 when the exit
+ * frame was delivered, or a negative sbx error; in every case the child's
+ * process group has been killed and the child reaped before it returns. */
+int runner_pump(sbx_conn *c, sbx_proc *child, sbx_h *in, sbx_h *out, sbx_h *err,
+                char *why);
+
+#endif

@@ -1,0 +1,112 @@
+#include <stdlib.h>
+
+#include "conn.h"
+#include "err.h"
+
+void sbx_conn_init(sbx_conn *c, sbx_h *h)
+{
+    c->h = h;
+    c->eof = 0;
+    sbx_frame_reader_init(&c->in);
+    sbx_outq_init(&c->out);
+}
+
+void sbx_conn_close(sbx_conn *c)
+{
+    if (c == NULL)
+        return;
+    sbx_h_close(c->h);
+    c->h = NULL;
+    sbx_frame_reader_free(&c->in);
+    sbx_outq_free(&c->out);
+}
+
+int sbx_conn_fill(sbx_conn *c)
+{
+    uint8_t *p;
+    size_t n, got;
+    int rc;
+
+    if ((rc = sbx_frame_reader_prepare(&c->in, &p, &n)) < 0)
+        return rc;
+    if ((rc = sbx_h_read(c->h, p, n, &got)) < 0)
+        return rc;
+    if (got == 0) {
+        c->eof = 1;
+        return 0;
+    }
+    sbx_frame_reader_commit(&c->in, got);
+    return (int)(got > 0x7fffffff ? 0x7fffffff : got);
+}
+
+int sbx_conn_next(sbx_conn *c, sbx_frame *f)
+{
+    return sbx_frame_reader_next(&c->in, f);
+}
+
+int sbx_conn_flush(sbx_conn *c)
+{
+    while (sbx_outq_len(&c->out) > 0) {
+        size_t put;
+        int rc = sbx_h_write(c->h, sbx_outq_data(&c->out), sbx_outq_len(&c->out), &put);
+        if (rc < 0)
+            return rc;
+        sbx_outq_consume(&c->out, put);
+    }
+    return 0;
+}
+
+int sbx_conn_put_json(sbx_conn *c, unsigned type, char *json, size_t len, int rc)
+{
+    if (rc == 0)
+        rc = sbx_outq_put(&c->out, type, json, len);
+    if (rc == 0)
+        free(json);
+    return rc;
+}
+
+int sbx_conn_next_wait(sbx_conn *c, sbx_frame *f, long long deadline_ms)
+{
+    for (;;) {
+        struct sbx_wait w = { c->h, NULL, SBX_EV_READ, 0 };
+        long long left;
+        int rc;
+
+        if ((rc = sbx_conn_next(c, f)) != 0)
+            return rc < 0 ? SBX_EPROTO : 1;
+        if (c->eof)
+            return sbx_frame_reader_pending(&c->in) ? SBX_EPROTO : SBX_EPIPE;
+        rc = sbx_conn_flush(c);
+        if (rc < 0 && rc != SBX_EAGAIN)
+            return rc;
+        if (sbx_outq_len(&c->out) > 0)
+            w.want |= SBX_EV_WRITE;
+        left = deadline_ms - sbx_now_ms();
+        if (left <= 0)
+            return SBX_ETIMEDOUT;
+        if ((rc = sbx_wait(&w, 1, (int)left)) < 0)
+            return rc;
+        if (w.got & SBX_EV_READ) {
+            rc = sbx_conn_fill(c);
+            if (rc < 0 && rc != SBX_EAGAIN)
+                return rc == SBX_E2BIG ? SBX_EPROTO : rc;
+        }
+    }
+}
+
+int sbx_conn_flush_wait(sbx_conn *c, long long deadline_ms)
+{
+    for (;;) {
+        struct sbx_wait w = { c->h, NULL, SBX_EV_WRITE, 0 };
+        long long left;
+        int rc = sbx_conn_flush(c);
+
+        if (rc != SBX_EAGAIN)
+            return rc;
+        left = deadline_ms < 0 ? -1 : deadline_ms - sbx_now_ms();
+        if (deadline_ms >= 0 && left <= 0)
+            return SBX_ETIMEDOUT;
+        if ((rc = sbx_wait(&w, 1, (int)left)) < 0)
+            return rc;
+    }
+}

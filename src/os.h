@@ -1,0 +1,173 @@
+/* The sbx platform interface.  One POSIX implementation (os_posix.c) and one
+ * Win32 implementation sit behind it; the core, sbx and sbx-runner use
+ * nothing else from the OS.
+ *
+ * Conventions: functions return 0 (or a count) on success and a negative
+ * enum sbx_err on failure; the OS's own error code of the last failure is
+ * kept for messages (sbx_os_last_error()).  Objects start as NULL and every
+ * _close()/_free() accepts NULL.  Handles are owned by whoever created them
+ * unless stated otherwise.
+ */
+#ifndef SBX_OS_H
+#define SBX_OS_H
+
+#include <stddef.h>
+
+#include "proto.h"
+
+typedef struct sbx_h sbx_h;               /* a byte stream: fd or HANDLE */
+typedef struct sbx_proc sbx_proc;         /* a process sbx started */
+typedef struct sbx_listener sbx_listener; /* the channel's listening end */
+
+/* ---- errors ---- */
+
+/* errno / GetLastError() of the most recent failure in this layer. */
+long long sbx_os_last_error(void);
+/* The OS's text for an OS error code (a static buffer). */
+const char *sbx_os_error_text(long long code);
+
+/* ---- handles ---- */
+
+/* Wraps standard stream 0, 1 or 2 of this process.  The handle does not own
+ * the descriptor (closing it leaves the stream open) and is never switched to
+ * non-blocking mode, because the open file description is shared with other
+ * processes: callers wait for readability before reading. */
+int sbx_h_std(int which, sbx_h **out);
+void sbx_h_close(sbx_h *h);
+/* One read.  *got == 0 with a 0 return is end of file.  SBX_EAGAIN: nothing
+ * available (non-blocking handles); SBX_EINTR: a watched signal arrived. */
+int sbx_h_read(sbx_h *h, void *buf, size_t n, size_t *got);
+/* One write; *put may be short.  SBX_EPIPE when the reader is gone. */
+int sbx_h_write(sbx_h *h, const void *buf, size_t n, size_t *put);
+
+/* ---- waiting ---- */
+
+enum { SBX_EV_READ = 1, SBX_EV_WRITE = 2, SBX_EV_EXIT = 4 };
+
+/* One thing to wait for: readiness of a handle, or the exit of a process
+ * (want = SBX_EV_EXIT).  Entries with h == NULL and proc == NULL are
+ * ignored, so callers can keep a fixed table. */
+struct sbx_wait {
+    sbx_h *h;
+    sbx_proc *proc;
+    unsigned want;
+    unsigned got; /* out; a hang-up or error reports as SBX_EV_READ so the
+                     following read sees it */
+};
+
+/* Waits until an entry is ready, a watched signal arrives (SBX_EINTR), or
+ * timeout_ms passes (0 returned; -1 waits forever).  Returns the number of
+ * ready entries. */
+int sbx_wait(struct sbx_wait *w, size_t n, int timeout_ms);
+
+/* Monotonic milliseconds, for deadlines. */
+long long sbx_now_ms(void);
+
+/* ---- signals ---- */
+
+/* Installs sbx's signal handling: child-exit notification for sbx_wait,
+ * SIGPIPE ignored (writes report SBX_EPIPE instead), and the signals in
+ * `watch` (0-terminated, may be NULL) recorded for sbx_sig_take(). */
+int sbx_sig_init(const int *watch);
+/* The oldest pending watched signal, or 0. */
+int sbx_sig_take(void);
+/* "TERM" for SIGTERM; NULL when unknown. */
+const char *sbx_sig_name(int sig);
+
+/* ---- processes ---- */
+
+enum sbx_stdio_kind {
+    SBX_STDIO_INHERIT = 0, /* the same stream as this process */
+    SBX_STDIO_NULL,        /* the null device */
+    SBX_STDIO_PIPE,        /* a new pipe; the parent's end is returned in h */
+};
+
+struct sbx_stdio {
+    int kind;
+    sbx_h *h; /* out, SBX_STDIO_PIPE: the parent's end, non-blocking; the
+                 caller owns it */
+};
+
+struct sbx_spawn_opts {
+    const char *file;   /* the program; searched in PATH when search_path is
+                           set and it has no '/' */
+    char *const *argv;  /* NULL-terminated */
+    char *const *env;   /* NULL-terminated; NULL inherits this process's */
+    const char *cwd;    /* NULL keeps this process's */
+    int search_path;    /* execvp rules, with the PATH of `env` */
+    int new_group;      /* the child leads a new process group */
+    struct sbx_stdio stdio[3];
+};
+
+/* Why a spawn failed: the stage ("chdir", "exec", "pipe", "fork", ...), the
+ * sbx error and the OS code. */
+struct sbx_spawn_fail {
+    const char *stage;
+    int err;
+    long long os_code;
+};
+
+/* Starts a process.  On failure nothing is left open or running, *out is
+ * NULL and *fail says why.  Descriptors of this process never leak into the
+ * child: everything sbx opens is close-on-exec. */
+int sbx_proc_spawn(struct sbx_spawn_opts *o, sbx_proc **out, struct sbx_spawn_fail *fail);
+long long sbx_proc_pid(const sbx_proc *p);
+/* 0 and *st filled when the process has exited, SBX_EAGAIN while it runs.
+ * The exit is observed without releasing the process id, so its process
+ * group can still be signalled safely afterwards (sbx_proc_kill_group). */
+int sbx_proc_poll(sbx_proc *p, struct sbx_exit *st);
+/* Sends `sig` to the process group the process leads (spawned with
+ * new_group).  0 when the group no longer exists. */
+int sbx_proc_kill_group(sbx_proc *p, int sig);
+/* Ends the whole tree at once (POSIX: SIGKILL to the process group; Windows:
+ * the job).  0 when nothing is left. */
+int sbx_proc_kill_tree(sbx_proc *p);
+/* Sends `sig` to the process itself. */
+int sbx_proc_kill(sbx_proc *p, int sig);
+/* Releases the process id (reaping an exited process) and the object.  A
+ * process still running is left running. */
+void sbx_proc_free(sbx_proc *p);
+
+/* ---- the channel ---- */
+
+struct sbx_peer {
+    long long pid;
+    long long uid;
+};
+
+/* Creates a private rendezvous point only this user can reach and starts
+ * listening.  `name` receives what the runner must be told to connect to. */
+int sbx_chan_listen(sbx_listener **l, char *name, size_t cap);
+/* Accepts exactly one connection within timeout_ms, or fails early with
+ * SBX_EPIPE if `watch` (may be NULL) exits first.  The rendezvous point is
+ * removed as soon as the connection is taken.  *peer: the client's pid/uid. */
+int sbx_chan_accept(sbx_listener *l, int timeout_ms, sbx_proc *watch, sbx_h **conn,
+                    struct sbx_peer *peer);
+void sbx_listener_close(sbx_listener *l);
+/* Connects to `name`; *server: the listening process's pid/uid. */
+int sbx_chan_connect(const char *name, sbx_h **conn, struct sbx_peer *server);
+
+/* ---- this process ---- */
+
+int sbx_os_random(void *buf, size_t n);
+/* Absolute path of the directory holding this executable (malloc'd). */
+int sbx_os_self_dir(char **dir);
+int sbx_os_getcwd(char **cwd);
+char **sbx_os_environ(void);
+long long sbx_os_pid(void);
+long long sbx_os_uid(void);
+/* Whether this process already has the target privileges (root / an
+ * elevated token). */
+int sbx_os_privileged(void);
+/* Whether `path` names a file this process may execute. */
+int sbx_os_executable(const char *path);
+/* Closes every descriptor above 2 and makes sure 0, 1 and 2 are open (on the
+ * null device when they were not), so a privileged runner starts clean. */
+int sbx_os_sanitize_fds(void);
+/* Points standard stream `which` at the null device. */
+int sbx_os_std_to_null(int which);
+/* Ends this process the way `st` says the child ended: its exit code, or
+ * death by the same signal (no core file).  Does not return. */
+void sbx_os_exit_like(const struct sbx_exit *st);
+
+#endif
