@@ -193,6 +193,14 @@ static int handshake(struct sess *s, const char *nonce)
         set_msg(s->out, "runner closed the channel during the handshake");
         return rc;
     }
+    if (f.type == SBX_F_ERROR) {
+        struct sbx_error_msg em;
+        if (sbx_error_decode(f.payload, f.len, &em, why) == 0) {
+            set_msg(s->out, "runner: %s", em.message);
+            sbx_error_msg_free(&em);
+            return SBX_EPROTO;
+        }
+    }
     if (f.type != SBX_F_HELLO) {
         set_msg(s->out, "protocol error: expected hello, got a %s frame",
                 sbx_frame_type_name(f.type));
@@ -202,19 +210,9 @@ static int handshake(struct sess *s, const char *nonce)
         set_msg(s->out, "protocol error: %s", why);
         return SBX_EPROTO;
     }
-    if (hello.version != SBX_PROTO_VERSION) {
-        set_msg(s->out, "runner speaks protocol version %d, sbx speaks %d", hello.version,
-                SBX_PROTO_VERSION);
-        return SBX_EPROTO;
-    }
-    {
-        unsigned char d = 0;
-        for (size_t i = 0; i < SBX_NONCE_HEX; i++)
-            d |= (unsigned char)(hello.nonce[i] ^ nonce[i]);
-        if (d != 0) {
-            set_msg(s->out, "channel peer does not know this run's nonce; refusing it");
-            return SBX_EPEER;
-        }
+    if ((rc = sbx_hello_check(&hello, nonce, why)) < 0) {
+        set_msg(s->out, "%s%s", why, rc == SBX_EPEER ? "; refusing the connection" : "");
+        return rc;
     }
 
     memset(&hello, 0, sizeof(hello));

@@ -84,16 +84,6 @@ static int read_nonce(char out[SBX_NONCE_HEX + 1])
     return 0;
 }
 
-/* Compares without an early exit, so timing says nothing about the nonce. */
-static int nonce_equal(const char *a, const char *b)
-{
-    unsigned char d = 0;
-
-    for (size_t i = 0; i < SBX_NONCE_HEX; i++)
-        d |= (unsigned char)(a[i] ^ b[i]);
-    return d == 0;
-}
-
 /* Tells sbx why the session ends, best effort, then exits. */
 static void fail_to_peer(sbx_conn *c, const char *msg)
 {
@@ -189,10 +179,8 @@ int main(int argc, char **argv)
         fail_to_peer(&c, "expected a hello frame from sbx");
     if (sbx_hello_decode(f.payload, f.len, &hello, why) < 0)
         fail_to_peer(&c, why);
-    if (hello.version != SBX_PROTO_VERSION)
-        fail_to_peer(&c, "protocol version mismatch");
-    if (!nonce_equal(hello.nonce, nonce))
-        fail_to_peer(&c, "sbx's hello carries the wrong nonce");
+    if (sbx_hello_check(&hello, nonce, why) < 0)
+        fail_to_peer(&c, why);
 
     rc = sbx_conn_next_wait(&c, &f, deadline);
     if (rc < 0 || f.type != SBX_F_SPAWN)

@@ -1,4 +1,3 @@
-#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -132,8 +131,9 @@ static int get_int(const cJSON *o, const char *name, long long lo, long long hi,
     if (!cJSON_IsNumber(v))
         return fail(why, "%s: member '%s' is not a number", what, name);
     d = v->valuedouble;
-    if (!isfinite(d) || d != floor(d) || d < (double)lo || d > (double)hi)
-        return fail(why, "%s: member '%s' is out of range", what, name);
+    /* The range test comes first (NaN fails it too), so the cast is defined. */
+    if (!(d >= (double)lo && d <= (double)hi) || d != (double)(long long)d)
+        return fail(why, "%s: member '%s' is out of range or not an integer", what, name);
     *out = (long long)d;
     return 0;
 }
@@ -351,6 +351,22 @@ int sbx_hello_decode(const uint8_t *p, size_t n, struct sbx_hello *m, char *why)
 done:
     cJSON_Delete(o);
     return rc;
+}
+
+int sbx_hello_check(const struct sbx_hello *m, const char *nonce, char *why)
+{
+    unsigned char d = 0;
+
+    if (m->version != SBX_PROTO_VERSION)
+        return fail(why, "peer speaks protocol version %d, this side speaks %d", m->version,
+                    SBX_PROTO_VERSION);
+    for (size_t i = 0; i < SBX_NONCE_HEX; i++)
+        d |= (unsigned char)(m->nonce[i] ^ nonce[i]);
+    if (d != 0) {
+        fail(why, "peer does not know this run's nonce");
+        return SBX_EPEER;
+    }
+    return 0;
 }
 
 /* ---- spawn request ---- */

@@ -70,6 +70,11 @@ struct sbx_error_msg {
 int sbx_hello_encode(const struct sbx_hello *m, char **json, size_t *len);
 int sbx_hello_decode(const uint8_t *p, size_t n, struct sbx_hello *m, char *why);
 
+/* Checks a received hello against ours: SBX_EPROTO when the versions
+ * differ, SBX_EPEER when the nonce is not the run's (compared in constant
+ * time); `why` says which. */
+int sbx_hello_check(const struct sbx_hello *m, const char *nonce, char *why);
+
 int sbx_spawn_req_encode(const struct sbx_spawn_req *m, char **json, size_t *len);
 int sbx_spawn_req_decode(const uint8_t *p, size_t n, struct sbx_spawn_req *m, char *why);
 void sbx_spawn_req_free(struct sbx_spawn_req *m);
