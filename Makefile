@@ -31,7 +31,7 @@ CRIT_CFLAGS  = $(shell pkg-config --cflags criterion)
 CRIT_LIBS    = $(shell pkg-config --libs criterion)
 
 B        := build
-CORE_SRC := src/err.c src/frame.c src/proto.c src/conn.c src/winargv.c src/os_posix.c
+CORE_SRC := src/err.c src/frame.c src/proto.c src/conn.c src/winargv.c src/wtf8.c src/os_posix.c
 CLI_SRC  := cli/main.c cli/session.c
 RUN_SRC  := runner/main.c runner/pump.c
 UNIT_SRC := $(wildcard test/unit/*.c)
