@@ -7,12 +7,17 @@ set -eu
 
 what=${1:-build}
 case $what in
-build) debs="gcc make pkg-config libcjson-dev" ;;
-test)  debs="gcc make pkg-config libcjson-dev libcriterion-dev" ;;
-*)     echo "usage: $0 build|test" >&2; exit 2 ;;
+build) debs="gcc libc6-dev make pkg-config libcjson-dev" ;;
+test)  debs="gcc libc6-dev make pkg-config libcjson-dev libcriterion-dev" ;;
+win)   debs="gcc-mingw-w64-x86-64 wine wine64 ca-certificates" ;;
+*)     echo "usage: $0 build|test|win" >&2; exit 2 ;;
 esac
 
 have_pc() {
+    if [ "$what" = win ]; then
+        command -v x86_64-w64-mingw32-gcc >/dev/null 2>&1 && command -v wine >/dev/null 2>&1
+        return
+    fi
     command -v pkg-config >/dev/null 2>&1 || return 1
     pkg-config --exists libcjson || return 1
     [ "$what" = build ] || pkg-config --exists criterion
@@ -48,6 +53,11 @@ if command -v apt-get >/dev/null 2>&1 && command -v dpkg-query >/dev/null 2>&1; 
     exit 1
 fi
 
+if [ "$what" = win ]; then
+    echo "sbx deps: the Windows cross-build needs x86_64-w64-mingw32-gcc and wine" >&2
+    echo "  (Debian/Ubuntu: gcc-mingw-w64-x86-64 wine wine64; Fedora: mingw64-gcc wine)" >&2
+    exit 1
+fi
 echo "sbx deps: cannot find libcjson$( [ "$what" = build ] || echo ' and criterion') with pkg-config." >&2
 echo "Install, for your system:" >&2
 echo "  Fedora/RHEL:  dnf install gcc make pkgconf cjson-devel$( [ "$what" = build ] || echo ' criterion-devel')" >&2

@@ -226,6 +226,12 @@ int sbx_h_write(sbx_h *h, const void *buf, size_t n, size_t *put)
     return 0;
 }
 
+int sbx_h_flush(sbx_h *h)
+{
+    (void)h; /* POSIX writes complete before write() returns */
+    return 0;
+}
+
 /* ---- processes (the part sbx_wait needs) ---- */
 
 /* Observes an exit without reaping (WNOWAIT) so the pid, and with it the
@@ -479,8 +485,12 @@ static void child_main(const struct sbx_spawn_opts *o, const int fds[3], char **
             child_report(errfd, ST_EXEC, ENOEXEC);
             break;
         case EACCES:
-            saw_eacces = 1;
-            /* fall through */
+            /* Only a file that exists makes "permission denied" the answer;
+             * an unsearchable PATH directory just hides nothing, as in a
+             * shell.  access() is async-signal-safe. */
+            if (access(*c, F_OK) == 0)
+                saw_eacces = 1;
+            continue;
         case ENOENT:
         case ENOTDIR:
         case ESTALE:
@@ -860,6 +870,45 @@ int sbx_chan_connect(const char *name, sbx_h **conn, struct sbx_peer *server)
 }
 
 /* ---- this process ---- */
+
+int sbx_os_args(int *argc, char ***argv)
+{
+    (void)argc;
+    (void)argv;
+    return 0;
+}
+
+int sbx_os_abspath(const char *path, char **out)
+{
+    char *here = NULL, *p;
+    int rc;
+
+    if (path[0] == '/') {
+        if ((*out = strdup(path)) == NULL)
+            return SBX_ENOMEM;
+        return 0;
+    }
+    if ((rc = sbx_os_getcwd(&here)) < 0)
+        return rc;
+    if ((p = malloc(strlen(here) + strlen(path) + 2)) == NULL) {
+        free(here);
+        return SBX_ENOMEM;
+    }
+    sprintf(p, "%s/%s", here, path);
+    free(here);
+    *out = p;
+    return 0;
+}
+
+const char *sbx_os_exe_suffix(void)
+{
+    return "";
+}
+
+int sbx_os_env_name_cmp(const char *a, const char *b, size_t n)
+{
+    return strncmp(a, b, n);
+}
 
 int sbx_os_random(void *buf, size_t n)
 {

@@ -1,0 +1,350 @@
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE /* nftw */
+#endif
+
+#include "itest.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+extern char **environ;
+
+static const char *resolve(const char *var, const char *fallback)
+{
+	const char *given = getenv(var);
+	char *abs;
+
+	if (!given || !*given)
+		given = fallback;
+	/* Absolute, because tests run sbx from other directories (-C, cwd). */
+	abs = realpath(given, NULL);
+	if (!abs)
+		cr_assert_fail("%s: %s: %s (build it, or set %s)", var, given, strerror(errno), var);
+	if (access(abs, X_OK) < 0)
+		cr_assert_fail("%s: %s is not executable: %s", var, abs, strerror(errno));
+	return abs;
+}
+
+const char *it_sbx(void)
+{
+	static const char *path;
+
+	if (!path)
+		path = resolve("SBX", "build/sbx");
+	return path;
+}
+
+const char *it_helper(void)
+{
+	static const char *path;
+
+	if (!path)
+		path = resolve("SBX_TESTHELPER", "build/test/sbx-testhelper");
+	return path;
+}
+
+/* splitmix64: must match sbx-testhelper.c. */
+static uint64_t splitmix64(uint64_t *state)
+{
+	uint64_t z = (*state += 0x9e3779b97f4a7c15ULL);
+
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+	return z ^ (z >> 31);
+}
+
+void it_pattern_init(struct it_pattern *p, uint64_t seed)
+{
+	p->state = seed;
+	p->word = 0;
+	p->left = 0;
+}
+
+void it_pattern_fill(struct it_pattern *p, unsigned char *buf, size_t len)
+{
+	for (size_t i = 0; i < len; i++) {
+		if (p->left == 0) {
+			p->word = splitmix64(&p->state);
+			p->left = 8;
+		}
+		buf[i] = (unsigned char)(p->word & 0xff);
+		p->word >>= 8;
+		p->left--;
+	}
+}
+
+unsigned char *it_pattern_alloc(uint64_t seed, size_t len)
+{
+	struct it_pattern pat;
+	unsigned char *buf = malloc(len ? len : 1);
+
+	cr_assert(buf != NULL, "out of memory for %zu bytes", len);
+	it_pattern_init(&pat, seed);
+	it_pattern_fill(&pat, buf, len);
+	return buf;
+}
+
+long long it_pattern_mismatch(const unsigned char *buf, size_t len, uint64_t seed, size_t expect_len)
+{
+	struct it_pattern pat;
+	unsigned char chunk[65536];
+	size_t n = len < expect_len ? len : expect_len;
+
+	it_pattern_init(&pat, seed);
+	for (size_t off = 0; off < n; off += sizeof chunk) {
+		size_t k = n - off < sizeof chunk ? n - off : sizeof chunk;
+
+		it_pattern_fill(&pat, chunk, k);
+		if (memcmp(chunk, buf + off, k) != 0) {
+			for (size_t i = 0; i < k; i++)
+				if (chunk[i] != buf[off + i])
+					return (long long)(off + i);
+		}
+	}
+	return len == expect_len ? -1 : (long long)n;
+}
+
+uint64_t it_fnv1a64(const void *buf, size_t len)
+{
+	const unsigned char *p = buf;
+	uint64_t h = 0xcbf29ce484222325ULL;
+
+	for (size_t i = 0; i < len; i++) {
+		h ^= p[i];
+		h *= 0x100000001b3ULL;
+	}
+	return h;
+}
+
+static char **tmpdirs;
+static size_t ntmpdirs;
+
+static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)st;
+	(void)flag;
+	(void)ftw;
+	remove(path);
+	return 0;
+}
+
+static void rm_tmpdirs(void)
+{
+	for (size_t i = 0; i < ntmpdirs; i++)
+		nftw(tmpdirs[i], rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+char *it_tmpdir(void)
+{
+	const char *base = getenv("TMPDIR");
+	char *tmpl, *dir;
+
+	if (!base || !*base)
+		base = "/tmp";
+	cr_assert(asprintf(&tmpl, "%s/sbx-itest.XXXXXX", base) > 0);
+	dir = mkdtemp(tmpl);
+	cr_assert(dir != NULL, "mkdtemp %s: %s", tmpl, strerror(errno));
+	/* realpath: the command reports its cwd resolved, compare like with like. */
+	dir = realpath(tmpl, NULL);
+	cr_assert(dir != NULL);
+	free(tmpl);
+	if (ntmpdirs == 0)
+		atexit(rm_tmpdirs);
+	tmpdirs = realloc(tmpdirs, (ntmpdirs + 1) * sizeof *tmpdirs);
+	cr_assert(tmpdirs != NULL);
+	tmpdirs[ntmpdirs++] = dir;
+	return dir;
+}
+
+char *it_write_file(const char *dir, const char *name, const char *content, unsigned mode)
+{
+	char *path;
+	int fd;
+	size_t len = strlen(content);
+
+	cr_assert(asprintf(&path, "%s/%s", dir, name) > 0);
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	cr_assert(fd >= 0, "create %s: %s", path, strerror(errno));
+	cr_assert(write(fd, content, len) == (ssize_t)len, "write %s: %s", path, strerror(errno));
+	/* fchmod after writing: the umask must not decide the mode under test. */
+	cr_assert(fchmod(fd, (mode_t)mode) == 0, "chmod %s: %s", path, strerror(errno));
+	close(fd);
+	return path;
+}
+
+void it_copy_file(const char *from, const char *to)
+{
+	int in = open(from, O_RDONLY | O_CLOEXEC);
+	int out = open(to, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0700);
+	char buf[65536];
+	ssize_t n;
+
+	cr_assert(in >= 0 && out >= 0, "copy %s -> %s: %s", from, to, strerror(errno));
+	while ((n = read(in, buf, sizeof buf)) > 0)
+		cr_assert(write(out, buf, (size_t)n) == n, "write %s: %s", to, strerror(errno));
+	cr_assert(n == 0, "read %s: %s", from, strerror(errno));
+	close(in);
+	close(out);
+}
+
+/* Fields after the ")" that ends comm in /proc/PID/stat; NULL if gone. */
+static char *stat_tail(long pid, char *buf, size_t size)
+{
+	char path[64];
+	FILE *f;
+	char *paren;
+
+	snprintf(path, sizeof path, "/proc/%ld/stat", pid);
+	f = fopen(path, "re");
+	if (!f)
+		return NULL;
+	if (!fgets(buf, (int)size, f))
+		buf[0] = '\0';
+	fclose(f);
+	paren = strrchr(buf, ')');
+	return paren && paren[1] == ' ' ? paren + 2 : NULL;
+}
+
+bool it_process_gone(long pid)
+{
+	char buf[1024], *tail;
+
+	if (kill((pid_t)pid, 0) < 0 && errno == ESRCH)
+		return true;
+	tail = stat_tail(pid, buf, sizeof buf);
+	return !tail || *tail == 'Z' || *tail == 'X';
+}
+
+bool it_wait_gone(long pid, int ms)
+{
+	for (int waited = 0; waited < ms; waited += 20) {
+		if (it_process_gone(pid))
+			return true;
+		usleep(20000);
+	}
+	return it_process_gone(pid);
+}
+
+size_t it_children(long parent, long *pids, size_t max)
+{
+	DIR *d = opendir("/proc");
+	struct dirent *de;
+	size_t n = 0;
+
+	if (!d)
+		return 0;
+	while ((de = readdir(d)) != NULL && n < max) {
+		char buf[1024], *tail, *end;
+		long pid = strtol(de->d_name, &end, 10), ppid;
+		char state;
+
+		if (*end != '\0' || pid <= 0)
+			continue;
+		tail = stat_tail(pid, buf, sizeof buf);
+		if (tail && sscanf(tail, "%c %ld", &state, &ppid) == 2 && ppid == parent)
+			pids[n++] = pid;
+	}
+	closedir(d);
+	return n;
+}
+
+static bool name_is(const char *entry, const char *name)
+{
+	size_t n = strcspn(name, "=");
+
+	return strncmp(entry, name, n) == 0 && entry[n] == '=';
+}
+
+char **it_env(const char *const *set, const char *const *unset)
+{
+	size_t n = 0, k = 0;
+	char **env;
+
+	for (char **e = environ; *e; e++)
+		n++;
+	for (const char *const *s = set; s && *s; s++)
+		n++;
+	env = calloc(n + 1, sizeof *env);
+	cr_assert(env != NULL);
+	for (char **e = environ; *e; e++) {
+		bool drop = false;
+
+		for (const char *const *u = unset; u && *u && !drop; u++)
+			drop = name_is(*e, *u);
+		for (const char *const *s = set; s && *s && !drop; s++)
+			drop = name_is(*e, *s);
+		if (!drop)
+			env[k++] = *e;
+	}
+	for (const char *const *s = set; s && *s; s++)
+		env[k++] = (char *)*s;
+	env[k] = NULL;
+	return env;
+}
+
+const char *it_esc(const void *buf, size_t len)
+{
+	const unsigned char *p = buf;
+	size_t max = len > 600 ? 600 : len;
+	char *out = malloc(max * 4 + 64), *o;
+
+	if (!out)
+		return "(out of memory)";
+	o = out;
+	for (size_t i = 0; i < max; i++) {
+		unsigned char c = p[i];
+
+		if (c == '\n') {
+			*o++ = '\\';
+			*o++ = 'n';
+		} else if (c == '\\' || c == '"') {
+			*o++ = '\\';
+			*o++ = (char)c;
+		} else if (c >= 0x20 && c < 0x7f) {
+			*o++ = (char)c;
+		} else {
+			o += sprintf(o, "\\x%02x", c);
+		}
+	}
+	if (max < len)
+		sprintf(o, "...(%zu bytes)", len);
+	else
+		*o = '\0';
+	return out;
+}
+
+bool it_buf_eq(const unsigned char *buf, size_t len, const char *s)
+{
+	size_t n = strlen(s);
+
+	return len == n && (n == 0 || memcmp(buf, s, n) == 0);
+}
+
+bool it_buf_has(const unsigned char *buf, size_t len, const char *s)
+{
+	size_t n = strlen(s);
+
+	for (size_t i = 0; i + n <= len; i++)
+		if (memcmp(buf + i, s, n) == 0)
+			return true;
+	return n == 0;
+}
+
+size_t it_count_lines(const unsigned char *buf, size_t len)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < len; i++)
+		n += buf[i] == '\n';
+	if (len > 0 && buf[len - 1] != '\n')
+		n++;
+	return n;
+}
