@@ -1,0 +1,317 @@
+/*
+ * The Windows binaries (sbx.exe, sbx-runner.exe) driven through Wine: the
+ * same transparency contract, checked against a real Windows C runtime.
+ *
+ * Skipped, with the reason, when the cross-built binaries or Wine are not
+ * there (make check builds them when mingw-w64 and Wine are installed).
+ * Wine is not Windows: these tests show that the Win32 code paths work on
+ * Wine's implementation of the APIs; the Windows CI job runs real Windows.
+ */
+#include "itest.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static char wine[4096], sbx_exe[4200], runner_exe[4200], helper_exe[4200];
+static char **wine_env;
+
+/* Sets the paths up, or skips the test saying what is missing. */
+static void need_wine(void)
+{
+	const char *dir = getenv("SBX_WIN_DIR");
+	const char *path = getenv("PATH");
+	char d[4096];
+
+	if (dir == NULL || *dir == '\0')
+		dir = "build/win";
+	if (realpath(dir, d) == NULL)
+		cr_skip_test("no Windows build in %s (make win needs x86_64-w64-mingw32-gcc)", dir);
+	snprintf(sbx_exe, sizeof(sbx_exe), "%s/sbx.exe", d);
+	snprintf(runner_exe, sizeof(runner_exe), "%s/sbx-runner.exe", d);
+	snprintf(helper_exe, sizeof(helper_exe), "Z:%s/sbx-testhelper.exe", d);
+	for (char *c = helper_exe; *c; c++)
+		if (*c == '/')
+			*c = '\\';
+	if (access(sbx_exe, R_OK) < 0 || access(runner_exe, R_OK) < 0)
+		cr_skip_test("%s or %s is missing (run make win)", sbx_exe, runner_exe);
+	wine[0] = '\0';
+	for (const char *p = path ? path : ""; *p;) {
+		const char *end = strchr(p, ':');
+		size_t n = end ? (size_t)(end - p) : strlen(p);
+		snprintf(wine, sizeof(wine), "%.*s/wine", (int)n, p);
+		if (access(wine, X_OK) == 0)
+			break;
+		wine[0] = '\0';
+		p += n + (end ? 1 : 0);
+	}
+	if (wine[0] == '\0')
+		cr_skip_test("wine is not installed (Debian: apt-get install wine wine64)");
+	if (wine_env == NULL) {
+		const char *prefix = getenv("WINEPREFIX");
+		static char pf[4200];
+		snprintf(pf, sizeof(pf), "WINEPREFIX=%s", prefix && *prefix ? prefix : "");
+		/* UTF-8 locale: Wine converts the Unix argv to UTF-16 with it. */
+		wine_env = it_env(ARGV("WINEDEBUG=-all", "LC_ALL=C.UTF-8",
+				       prefix && *prefix ? pf : "WINEDEBUG=-all"), NULL);
+	}
+}
+
+/* wine sbx.exe run --same-user -- helper.exe ARGS... (argv NULL-terminated) */
+static struct sp *run_win(const char *const *sbx_opts, const char *const *args,
+			  const void *in, size_t in_len, const char *cwd)
+{
+	const char *argv[256];
+	size_t n = 0;
+
+	argv[n++] = wine;
+	argv[n++] = sbx_exe;
+	argv[n++] = "run";
+	argv[n++] = "--same-user";
+	for (; sbx_opts && *sbx_opts; sbx_opts++)
+		argv[n++] = *sbx_opts;
+	argv[n++] = "--";
+	for (; *args && n < 254; args++)
+		argv[n++] = *args;
+	argv[n] = NULL;
+	return sp_run(&(struct sp_opts){ .argv = argv, .envp = wine_env, .in = in, .in_len = in_len,
+					 .stdin_mode = in ? SP_IN_DATA : SP_IN_NULL, .cwd = cwd,
+					 .timeout_ms = 120000 });
+}
+
+#define HELPER_ARGS(...) ARGV(helper_exe, __VA_ARGS__)
+
+/* The helper's "argv" output for these arguments (bytes = WTF-8 = UTF-8
+ * for valid Unicode input). */
+static char *argv_report(const char *const *args)
+{
+	static const char hex[] = "0123456789abcdef";
+	size_t cap = 64, len;
+	size_t argc = 0;
+	char *out;
+
+	for (const char *const *a = args; *a; a++) {
+		cap += strlen(*a) * 2 + 32;
+		argc++;
+	}
+	out = malloc(cap);
+	len = (size_t)snprintf(out, cap, "argc %zu\n", argc);
+	for (const char *const *a = args; *a; a++) {
+		size_t k = strlen(*a);
+		len += (size_t)snprintf(out + len, cap - len, "%zu:", k);
+		for (size_t i = 0; i < k; i++) {
+			out[len++] = hex[(unsigned char)(*a)[i] >> 4];
+			out[len++] = hex[(unsigned char)(*a)[i] & 15];
+		}
+		out[len++] = '\n';
+	}
+	out[len] = '\0';
+	return out;
+}
+
+static void check_argv(const char *const *args)
+{
+	const char *full[64];
+	size_t n = 0;
+	struct sp *p;
+
+	full[n++] = helper_exe;
+	full[n++] = "argv";
+	for (const char *const *a = args; *a; a++)
+		full[n++] = *a;
+	full[n] = NULL;
+	p = run_win(NULL, full, NULL, 0, NULL);
+	EXPECT_EXIT(p, 0);
+	EXPECT_OUT(p, argv_report(args));
+	sp_free(p);
+}
+
+Test(windows, argv_awkward_arguments, .timeout = 180)
+{
+	need_wine();
+	check_argv(ARGV("plain", "", " ", "a b", "\"", "say \"hi\"", "\\", "trail\\", "sp ace\\",
+			"two\\\\", "a\\\"b", "\\\\server\\share", "*", "*.txt", "what?", "%PATH%",
+			"%%", "^", "a&b|c<d>e", "tab\there", "caf\xc3\xa9", "\xe2\x82\xac",
+			"\xf0\x9f\x98\x80", "x\"\"y", "\"\"", "\\\"", "end\\\\\\"));
+}
+
+Test(windows, argv_randomized_round_trip, .timeout = 600)
+{
+	static const char *const alphabet[] = { "\"", "\\", " ", "\t", "*", "?", "%", "^", "&",
+						"|", "a", "b", "\xc3\xa9", "<", "'" };
+	unsigned seed = 20261126;
+
+	need_wine();
+	for (int round = 0; round < 12; round++) {
+		char *args[9];
+		const char *cargs[9];
+		size_t argc = 1 + (size_t)(rand_r(&seed) % 8);
+		for (size_t i = 0; i < argc; i++) {
+			size_t len = (size_t)(rand_r(&seed) % 10);
+			args[i] = calloc(1, len * 2 + 1);
+			for (size_t k = 0; k < len; k++)
+				strcat(args[i], alphabet[rand_r(&seed) % (sizeof(alphabet) / sizeof(*alphabet))]);
+			cargs[i] = args[i];
+		}
+		cargs[argc] = NULL;
+		check_argv(cargs);
+		for (size_t i = 0; i < argc; i++)
+			free(args[i]);
+	}
+}
+
+Test(windows, stdout_and_stderr_byte_exact_and_apart, .timeout = 180)
+{
+	const size_t n = 4u << 20;
+	struct sp *p;
+
+	need_wine();
+	p = run_win(NULL, HELPER_ARGS("write", "out", "4194304", "11"), NULL, 0, NULL);
+	EXPECT_EXIT(p, 0);
+	cr_assert_eq(it_pattern_mismatch(p->out_buf, p->out_len, 11, n), -1,
+		     "stdout differs (%zu bytes)", p->out_len);
+	cr_assert_eq(p->err_len, 0, "stderr: %s", IT_ESC_ERR(p));
+	sp_free(p);
+
+	p = run_win(NULL, HELPER_ARGS("write", "err", "4194304", "12"), NULL, 0, NULL);
+	EXPECT_EXIT(p, 0);
+	cr_assert_eq(it_pattern_mismatch(p->err_buf, p->err_len, 12, n), -1,
+		     "stderr differs (%zu bytes)", p->err_len);
+	cr_assert_eq(p->out_len, 0, "stdout: %s", IT_ESC_OUT(p));
+	sp_free(p);
+}
+
+Test(windows, stdin_byte_exact_with_eof, .timeout = 180)
+{
+	const size_t n = 8u << 20;
+	unsigned char *data = it_pattern_alloc(5, n);
+	char want[64];
+	struct sp *p;
+
+	need_wine();
+	snprintf(want, sizeof(want), "%zu %016llx\n", n, (unsigned long long)it_fnv1a64(data, n));
+	p = run_win(NULL, HELPER_ARGS("hash-stdin"), data, n, NULL);
+	EXPECT_EXIT(p, 0);
+	EXPECT_OUT(p, want);
+	sp_free(p);
+
+	p = run_win(NULL, HELPER_ARGS("cat"), data, n, NULL);
+	EXPECT_EXIT(p, 0);
+	cr_assert_eq(it_pattern_mismatch(p->out_buf, p->out_len, 5, n), -1, "cat differs");
+	sp_free(p);
+	free(data);
+}
+
+Test(windows, output_is_live, .timeout = 180)
+{
+	const char *argv[] = { NULL, NULL, "run", "--same-user", "--", NULL, "live", NULL };
+	struct sp *p;
+
+	need_wine();
+	argv[0] = wine;
+	argv[1] = sbx_exe;
+	argv[5] = helper_exe;
+	p = sp_start(&(struct sp_opts){ .argv = argv, .envp = wine_env, .stdin_mode = SP_IN_NULL,
+					.timeout_ms = 120000 });
+	cr_assert(sp_wait_for(p, SP_OUT, "ready", 60000), "no \"ready\" (%s)", sp_status_str(p));
+	cr_assert_not(it_buf_has(p->out_buf, p->out_len, "bye"),
+		      "\"ready\" arrived only together with the rest");
+	cr_assert_not(sp_has_exited(p), "\"ready\" arrived only after the exit");
+	sp_wait(p);
+	EXPECT_EXIT(p, 0);
+	EXPECT_OUT(p, "readybye\n");
+	sp_free(p);
+}
+
+Test(windows, exit_codes_keep_all_32_bits, .timeout = 180)
+{
+	static const char *const codes[] = { "0", "3", "255", "256", "0x100", "0xC0000005",
+					     "0xC000013A", "0xFFFFFFFF" };
+	static const char *const want[] = { "0x00000000", "0x00000003", "0x000000ff", "0x00000100",
+					    "0x00000100", "0xc0000005", "0xc000013a", "0xffffffff" };
+
+	need_wine();
+	for (size_t i = 0; i < sizeof(codes) / sizeof(codes[0]); i++) {
+		char line[9000], expect[64];
+		struct sp *p;
+		/* sbx.exe's own exit code, read by a Windows parent (Wine keeps only
+		 * 8 bits for the Unix side). */
+		snprintf(line, sizeof(line), "\"Z:%s\" run --same-user -- \"%s\" exit %s", sbx_exe,
+			 helper_exe, codes[i]);
+		for (char *c = line + 3; *c && c < line + 3 + strlen(sbx_exe); c++)
+			if (*c == '/')
+				*c = '\\';
+		p = run_win(NULL, HELPER_ARGS("spawn", line), NULL, 0, NULL);
+		EXPECT_EXIT(p, 0);
+		snprintf(expect, sizeof(expect), "exit %s\n", want[i]);
+		EXPECT_OUT(p, expect);
+		sp_free(p);
+	}
+}
+
+Test(windows, not_found_127_batch_file_126, .timeout = 180)
+{
+	char *dir = it_tmpdir(), *bat, wdir[8400];
+	struct sp *p;
+
+	need_wine();
+	p = run_win(NULL, ARGV("no-such-command-sbx"), NULL, 0, NULL);
+	EXPECT_EXIT(p, 127);
+	EXPECT_SBX_LINE(p, "no-such-command-sbx: command not found");
+	sp_free(p);
+
+	bat = it_write_file(dir, "evil.bat", "@echo %1\r\n", 0600);
+	(void)bat;
+	snprintf(wdir, sizeof(wdir), "Z:%s\\evil.bat", dir);
+	p = run_win(NULL, ARGV(wdir, "\"&calc.exe"), NULL, 0, NULL);
+	EXPECT_EXIT(p, 126);
+	EXPECT_SBX_LINE(p, "batch files are not run directly");
+	sp_free(p);
+
+	/* Found through PATH with PATHEXT, still refused. */
+	snprintf(wdir, sizeof(wdir), "PATH=Z:%s", dir);
+	p = run_win(ARGV("-e", wdir), ARGV("evil", "x"), NULL, 0, NULL);
+	EXPECT_EXIT(p, 126);
+	EXPECT_SBX_LINE(p, "batch files");
+	sp_free(p);
+}
+
+Test(windows, chdir_and_environment, .timeout = 180)
+{
+	char *dir = it_tmpdir(), want[4300];
+	struct sp *p;
+
+	need_wine();
+	p = run_win(ARGV("-C", dir), HELPER_ARGS("cwd"), NULL, 0, NULL);
+	EXPECT_EXIT(p, 0);
+	snprintf(want, sizeof(want), "Z:%s\n", dir);
+	for (char *c = want; *c; c++)
+		if (*c == '/')
+			*c = '\\';
+	cr_assert(strcasecmp((char *)p->out_buf, want) == 0 || it_buf_eq(p->out_buf, p->out_len, want),
+		  "cwd: got %s, want %s", IT_ESC_OUT(p), want);
+	sp_free(p);
+
+	p = run_win(ARGV("-C", "/no/such/dir/sbx"), HELPER_ARGS("cwd"), NULL, 0, NULL);
+	EXPECT_EXIT(p, 125);
+	EXPECT_SBX_LINE(p, "cannot change directory");
+	sp_free(p);
+
+	p = run_win(ARGV("-e", "SBX_A=caf\xc3\xa9 x", "-e", "SBX_B=1", "-U", "sbx_b"),
+		    HELPER_ARGS("env", "SBX_A", "SBX_B"), NULL, 0, NULL);
+	EXPECT_EXIT(p, 0);
+	EXPECT_OUT(p, "SBX_A=caf\xc3\xa9 x\nSBX_B is unset\n");
+	sp_free(p);
+}
+
+Test(windows, sequential_runs, .timeout = 300)
+{
+	need_wine();
+	for (int i = 0; i < 10; i++) {
+		struct sp *p = run_win(NULL, HELPER_ARGS("exit", "7"), NULL, 0, NULL);
+		EXPECT_EXIT(p, 7);
+		sp_free(p);
+	}
+}
