@@ -104,7 +104,7 @@ WIN_LDFLAGS := -static
 WIN_LIBS  := -lbcrypt -ladvapi32 -lshell32
 WIN_CORE_OBJ := $(WIN_CORE:%.c=$(WB)/obj/%.o) $(WB)/obj/cjson/cJSON.o
 
-win: $(WB)/sbx.exe $(WB)/sbx-runner.exe $(WB)/sbx-testhelper.exe
+win: $(WB)/sbx.exe $(WB)/sbx-runner.exe $(WB)/sbx-testhelper.exe $(WB)/sbx-wintest.exe
 
 $(B)/.deps-win: .ci/deps.sh
 	@mkdir -p $(B)
@@ -129,13 +129,17 @@ $(WB)/sbx.exe: $(CLI_SRC:%.c=$(WB)/obj/%.o) $(WIN_CORE_OBJ)
 $(WB)/sbx-runner.exe: $(RUN_SRC:%.c=$(WB)/obj/%.o) $(WIN_CORE_OBJ)
 	$(WIN_CC) $(WIN_LDFLAGS) -o $@ $^ $(WIN_LIBS)
 
+$(WB)/sbx-wintest.exe: $(WB)/obj/test/helper/sbx-wintest.o $(WIN_CORE_OBJ)
+	$(WIN_CC) $(WIN_LDFLAGS) -o $@ $^ $(WIN_LIBS)
+
 $(WB)/sbx-testhelper.exe: test/helper/sbx-testhelper-win.c | $(B)/.deps-win
 	@mkdir -p $(dir $@)
 	$(WIN_CC) $(CSTD) -O2 -Wall -Wextra $(if $(filter 1,$(WERROR)),-Werror) -municode \
 	    -D__USE_MINGW_ANSI_STDIO=1 $(WIN_LDFLAGS) -o $@ $<
 
+# --verbose lists every test, so a skipped one shows as [SKIP] with its reason.
 unit: $(B)/test/unit
-	$(B)/test/unit
+	$(B)/test/unit --verbose
 
 WINEPREFIX_DIR := $(abspath $(B)/wineprefix)
 
@@ -149,7 +153,7 @@ integration: all $(B)/test/integration $(B)/test/sbx-testhelper
 	fi
 	SBX=$(abspath $(B)/sbx) SBX_TESTHELPER=$(abspath $(B)/test/sbx-testhelper) \
 	    SBX_WIN_DIR=$(abspath $(WB)) WINEPREFIX=$(WINEPREFIX_DIR) \
-	    $(B)/test/integration
+	    $(B)/test/integration --verbose
 
 # Windows is cross-built and tested under Wine whenever mingw-w64 and Wine
 # can be had (.ci/deps.sh win installs them on Debian/Ubuntu).

@@ -53,7 +53,7 @@ int sbx_conn_flush(sbx_conn *c)
             return rc;
         sbx_outq_consume(&c->out, put);
     }
-    return 0;
+    return sbx_h_flush(c->h);
 }
 
 int sbx_conn_put_json(sbx_conn *c, unsigned type, char *json, size_t len, int rc)

@@ -8,6 +8,15 @@
 #ifndef SBX_ERR_H
 #define SBX_ERR_H
 
+#include <stdio.h>
+
+/* printf-style checking; mingw-w64 names the archetype of its C99 printf. */
+#ifdef __MINGW_PRINTF_FORMAT
+#define SBX_PRINTF(f, a) __attribute__((format(__MINGW_PRINTF_FORMAT, f, a)))
+#else
+#define SBX_PRINTF(f, a) __attribute__((format(printf, f, a)))
+#endif
+
 enum sbx_err {
     SBX_OK = 0,
     SBX_EAGAIN = -1,   /* nothing to do now; wait and retry */

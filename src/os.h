@@ -39,6 +39,11 @@ void sbx_h_close(sbx_h *h);
 int sbx_h_read(sbx_h *h, void *buf, size_t n, size_t *got);
 /* One write; *put may be short.  SBX_EPIPE when the reader is gone. */
 int sbx_h_write(sbx_h *h, const void *buf, size_t n, size_t *put);
+/* 0 when everything written has reached the OS; SBX_EAGAIN while a write is
+ * still in flight (Windows accepts overlapped writes before finishing them),
+ * in which case waiting for SBX_EV_WRITE waits for it.  Close a handle only
+ * after this returns 0, or the last bytes may be lost. */
+int sbx_h_flush(sbx_h *h);
 
 /* ---- waiting ---- */
 
@@ -95,7 +100,12 @@ struct sbx_spawn_opts {
     char *const *env;   /* NULL-terminated; NULL inherits this process's */
     const char *cwd;    /* NULL keeps this process's */
     int search_path;    /* execvp rules, with the PATH of `env` */
-    int new_group;      /* the child leads a new process group */
+    int new_group;      /* the child leads a new process group (Windows: a new
+                           console process group) */
+    int job;            /* contain the whole tree so that sbx_proc_kill_tree,
+                           and on Windows the owner's exit, end all of it
+                           (Windows: a kill-on-close Job object assigned
+                           before the child runs; POSIX: needs new_group) */
     struct sbx_stdio stdio[3];
 };
 
@@ -105,6 +115,7 @@ struct sbx_spawn_fail {
     const char *stage;
     int err;
     long long os_code;
+    const char *detail; /* a static explanation when the OS code is not one */
 };
 
 /* Starts a process.  On failure nothing is left open or running, *out is
@@ -138,6 +149,10 @@ struct sbx_peer {
 /* Creates a private rendezvous point only this user can reach and starts
  * listening.  `name` receives what the runner must be told to connect to. */
 int sbx_chan_listen(sbx_listener **l, char *name, size_t cap);
+/* Listens at a name the caller chose, failing if anything else holds it
+ * already.  sbx always uses sbx_chan_listen(); the tests use this to show
+ * that a squatted name is refused rather than shared. */
+int sbx_chan_listen_at(sbx_listener **l, const char *name);
 /* Accepts exactly one connection within timeout_ms, or fails early with
  * SBX_EPIPE if `watch` (may be NULL) exits first.  The rendezvous point is
  * removed as soon as the connection is taken.  *peer: the client's pid/uid. */
@@ -148,6 +163,17 @@ void sbx_listener_close(sbx_listener *l);
 int sbx_chan_connect(const char *name, sbx_h **conn, struct sbx_peer *server);
 
 /* ---- this process ---- */
+
+/* Replaces argc/argv with this process's arguments as UTF-8 (Windows: WTF-8
+ * from the UTF-16 command line; POSIX: unchanged). */
+int sbx_os_args(int *argc, char ***argv);
+/* `path` made absolute against the current directory (malloc'd). */
+int sbx_os_abspath(const char *path, char **out);
+/* "" or ".exe". */
+const char *sbx_os_exe_suffix(void);
+/* Compares n bytes of two environment variable names the way this OS does
+ * (Windows: case-insensitively); 0 when equal. */
+int sbx_os_env_name_cmp(const char *a, const char *b, size_t n);
 
 int sbx_os_random(void *buf, size_t n);
 /* Absolute path of the directory holding this executable (malloc'd). */

@@ -779,6 +779,32 @@ fail:
     return rc;
 }
 
+int sbx_chan_listen_at(sbx_listener **lp, const char *name)
+{
+    struct sockaddr_un sa;
+    sbx_listener *l;
+    int rc;
+
+    *lp = NULL;
+    if (strlen(name) >= sizeof(sa.sun_path))
+        return SBX_ENAMETOOLONG;
+    if ((l = calloc(1, sizeof(*l))) == NULL)
+        return SBX_ENOMEM;
+    memset(&sa, 0, sizeof(sa));
+    sa.sun_family = AF_UNIX;
+    memcpy(sa.sun_path, name, strlen(name) + 1);
+    /* bind() refuses a path that exists: a squatter is never joined. */
+    if ((l->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0)) < 0 ||
+        bind(l->fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(l->fd, 1) < 0) {
+        rc = sys_err(errno);
+        sbx_listener_close(l);
+        return rc;
+    }
+    memcpy(l->path, name, strlen(name) + 1);
+    *lp = l;
+    return 0;
+}
+
 static void listener_unlink(sbx_listener *l)
 {
     if (l->path[0]) {

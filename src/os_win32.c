@@ -1147,10 +1147,8 @@ done:
     return rc;
 }
 
-int sbx_chan_listen(sbx_listener **lp, char *name, size_t cap)
+int sbx_chan_listen_at(sbx_listener **lp, const char *name)
 {
-    unsigned char rnd[16];
-    char buf[96];
     PSECURITY_DESCRIPTOR sd = NULL;
     SECURITY_ATTRIBUTES sa;
     sbx_listener *l;
@@ -1158,13 +1156,6 @@ int sbx_chan_listen(sbx_listener **lp, char *name, size_t cap)
     int rc;
 
     *lp = NULL;
-    if ((rc = sbx_os_random(rnd, sizeof(rnd))) < 0)
-        return rc;
-    snprintf(buf, sizeof(buf), "\\\\.\\pipe\\sbx-%lu-", (unsigned long)GetCurrentProcessId());
-    for (size_t i = 0; i < sizeof(rnd); i++)
-        snprintf(buf + strlen(buf), 3, "%02x", rnd[i]);
-    if (strlen(buf) + 1 > cap)
-        return SBX_ENAMETOOLONG;
     if ((l = calloc(1, sizeof(*l))) == NULL)
         return SBX_ENOMEM;
     l->pipe = INVALID_HANDLE_VALUE;
@@ -1173,8 +1164,10 @@ int sbx_chan_listen(sbx_listener **lp, char *name, size_t cap)
     sa.nLength = sizeof(sa);
     sa.lpSecurityDescriptor = sd;
     sa.bInheritHandle = FALSE;
-    wname = to_w(buf);
-    /* One instance, created first by us, local clients only. */
+    wname = to_w(name);
+    /* One instance, created first by us (a name someone else already holds
+     * fails with ERROR_ACCESS_DENIED instead of joining their pipe), local
+     * clients only. */
     l->pipe = wname ? CreateNamedPipeW(wname,
                                        PIPE_ACCESS_DUPLEX | FILE_FLAG_OVERLAPPED |
                                            FILE_FLAG_FIRST_PIPE_INSTANCE,
@@ -1191,12 +1184,33 @@ int sbx_chan_listen(sbx_listener **lp, char *name, size_t cap)
         rc = last_err();
         goto fail;
     }
-    memcpy(name, buf, strlen(buf) + 1);
     *lp = l;
     return 0;
 fail:
     sbx_listener_close(l);
     return rc;
+}
+
+int sbx_chan_listen(sbx_listener **lp, char *name, size_t cap)
+{
+    unsigned char rnd[16];
+    char buf[96];
+    int rc;
+
+    *lp = NULL;
+    if ((rc = sbx_os_random(rnd, sizeof(rnd))) < 0)
+        return rc;
+    /* \\.\pipe\sbx-<pid>-<128 random bits>: unguessable, so nobody can
+     * create it first; FILE_FLAG_FIRST_PIPE_INSTANCE catches it if they do. */
+    snprintf(buf, sizeof(buf), "\\\\.\\pipe\\sbx-%lu-", (unsigned long)GetCurrentProcessId());
+    for (size_t i = 0; i < sizeof(rnd); i++)
+        snprintf(buf + strlen(buf), 3, "%02x", rnd[i]);
+    if (strlen(buf) + 1 > cap)
+        return SBX_ENAMETOOLONG;
+    if ((rc = sbx_chan_listen_at(lp, buf)) < 0)
+        return rc;
+    memcpy(name, buf, strlen(buf) + 1);
+    return 0;
 }
 
 int sbx_chan_accept(sbx_listener *l, int timeout_ms, sbx_proc *watch, sbx_h **conn,

@@ -8,6 +8,8 @@
 #include "err.h"
 #include "proto.h"
 
+static int fail(char *why, const char *fmt, ...) SBX_PRINTF(2, 3);
+
 static int fail(char *why, const char *fmt, ...)
 {
     va_list ap;
@@ -406,8 +408,9 @@ int sbx_spawn_req_decode(const uint8_t *p, size_t n, struct sbx_spawn_req *m, ch
     if ((rc = get_strv(o, "env", 0, SBX_MAX_ENVC, &m->env, &m->envc, "spawn", why)) < 0)
         goto fail;
     for (size_t i = 0; i < m->envc; i++) {
-        const char *eq = strchr(m->env[i], '=');
-        if (eq == NULL || eq == m->env[i]) {
+        /* The name ends at the first '=' after its first character:
+         * Windows keeps per-drive directories in names like "=C:". */
+        if (m->env[i][0] == '\0' || strchr(m->env[i] + 1, '=') == NULL) {
             rc = fail(why, "spawn: env[%zu] is not NAME=VALUE", i);
             goto fail;
         }

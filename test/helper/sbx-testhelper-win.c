@@ -14,6 +14,10 @@
  *   env NAME...       "NAME=VALUE" or "NAME is unset" per name
  *   cwd               the working directory
  *   live              writes "ready", sleeps 1500 ms, writes "bye\n"
+ *   --connect NAME ...  a fake sbx-runner (installed as sbx-runner.exe beside
+ *                     a copy of sbx.exe): another process connects to the
+ *                     channel first, as a foreign client would, and this
+ *                     one then just waits
  *   spawn CMDLINE     runs CMDLINE with the same standard handles, waits, and
  *                     prints "exit 0x%08x" with all 32 bits of its exit code
  *
@@ -202,10 +206,45 @@ static int cmd_env(int argc, wchar_t **argv)
     return 0;
 }
 
+static int fake_runner(const wchar_t *name)
+{
+    wchar_t exe[MAX_PATH], line[1024];
+    STARTUPINFOW si;
+    PROCESS_INFORMATION pi;
+
+    GetModuleFileNameW(NULL, exe, MAX_PATH);
+    swprintf(line, 1024, L"\"%ls\" foreign-connect %ls", exe, name);
+    memset(&si, 0, sizeof(si));
+    si.cb = sizeof(si);
+    if (!CreateProcessW(exe, line, NULL, NULL, FALSE, 0, NULL, NULL, &si, &pi))
+        return HELPER_FAIL;
+    Sleep(30000);
+    return 0;
+}
+
+static int foreign_connect(const wchar_t *name)
+{
+    HANDLE h = INVALID_HANDLE_VALUE;
+
+    for (int i = 0; i < 100 && h == INVALID_HANDLE_VALUE; i++) {
+        h = CreateFileW(name, GENERIC_READ | GENERIC_WRITE, 0, NULL, OPEN_EXISTING, 0, NULL);
+        if (h == INVALID_HANDLE_VALUE)
+            Sleep(50);
+    }
+    if (h == INVALID_HANDLE_VALUE)
+        return HELPER_FAIL;
+    Sleep(10000);
+    return 0;
+}
+
 int wmain(int argc, wchar_t **argv)
 {
     if (argc < 2)
         return HELPER_FAIL;
+    if (wcscmp(argv[1], L"--connect") == 0 && argc >= 3)
+        return fake_runner(argv[2]);
+    if (wcscmp(argv[1], L"foreign-connect") == 0 && argc == 3)
+        return foreign_connect(argv[2]);
     if (wcscmp(argv[1], L"argv") == 0)
         return cmd_argv(argc - 2, argv + 2);
     if (wcscmp(argv[1], L"write") == 0 && argc == 5)

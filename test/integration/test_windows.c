@@ -15,7 +15,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-static char wine[4096], sbx_exe[4200], runner_exe[4200], helper_exe[4200];
+static char wine[4096], sbx_exe[4200], runner_exe[4200], helper_exe[4200], wintest_exe[4200];
+static char helper_unix[4200];
 static char **wine_env;
 
 /* Sets the paths up, or skips the test saying what is missing. */
@@ -32,6 +33,8 @@ static void need_wine(void)
 	snprintf(sbx_exe, sizeof(sbx_exe), "%s/sbx.exe", d);
 	snprintf(runner_exe, sizeof(runner_exe), "%s/sbx-runner.exe", d);
 	snprintf(helper_exe, sizeof(helper_exe), "Z:%s/sbx-testhelper.exe", d);
+	snprintf(helper_unix, sizeof(helper_unix), "%s/sbx-testhelper.exe", d);
+	snprintf(wintest_exe, sizeof(wintest_exe), "%s/sbx-wintest.exe", d);
 	for (char *c = helper_exe; *c; c++)
 		if (*c == '/')
 			*c = '\\';
@@ -164,18 +167,18 @@ Test(windows, argv_randomized_round_trip, .timeout = 600)
 
 Test(windows, stdout_and_stderr_byte_exact_and_apart, .timeout = 180)
 {
-	const size_t n = 4u << 20;
+	const size_t n = 16u << 20;
 	struct sp *p;
 
 	need_wine();
-	p = run_win(NULL, HELPER_ARGS("write", "out", "4194304", "11"), NULL, 0, NULL);
+	p = run_win(NULL, HELPER_ARGS("write", "out", "16777216", "11"), NULL, 0, NULL);
 	EXPECT_EXIT(p, 0);
 	cr_assert_eq(it_pattern_mismatch(p->out_buf, p->out_len, 11, n), -1,
 		     "stdout differs (%zu bytes)", p->out_len);
 	cr_assert_eq(p->err_len, 0, "stderr: %s", IT_ESC_ERR(p));
 	sp_free(p);
 
-	p = run_win(NULL, HELPER_ARGS("write", "err", "4194304", "12"), NULL, 0, NULL);
+	p = run_win(NULL, HELPER_ARGS("write", "err", "16777216", "12"), NULL, 0, NULL);
 	EXPECT_EXIT(p, 0);
 	cr_assert_eq(it_pattern_mismatch(p->err_buf, p->err_len, 12, n), -1,
 		     "stderr differs (%zu bytes)", p->err_len);
@@ -227,10 +230,11 @@ Test(windows, output_is_live, .timeout = 180)
 
 Test(windows, exit_codes_keep_all_32_bits, .timeout = 180)
 {
-	static const char *const codes[] = { "0", "3", "255", "256", "0x100", "0xC0000005",
+	static const char *const codes[] = { "0", "1", "3", "255", "256", "0x100", "0xC0000005",
 					     "0xC000013A", "0xFFFFFFFF" };
-	static const char *const want[] = { "0x00000000", "0x00000003", "0x000000ff", "0x00000100",
-					    "0x00000100", "0xc0000005", "0xc000013a", "0xffffffff" };
+	static const char *const want[] = { "0x00000000", "0x00000001", "0x00000003", "0x000000ff",
+					    "0x00000100", "0x00000100", "0xc0000005", "0xc000013a",
+					    "0xffffffff" };
 
 	need_wine();
 	for (size_t i = 0; i < sizeof(codes) / sizeof(codes[0]); i++) {
@@ -314,4 +318,67 @@ Test(windows, sequential_runs, .timeout = 300)
 		EXPECT_EXIT(p, 7);
 		sp_free(p);
 	}
+}
+
+/* Runs one sbx-wintest check: exit 0 passes, 77 is a skip with a reason. */
+static void wintest(const char *check)
+{
+	struct sp *p;
+
+	need_wine();
+	if (access(wintest_exe, R_OK) < 0)
+		cr_skip_test("%s is missing (run make win)", wintest_exe);
+	p = sp_run(&(struct sp_opts){ .argv = ARGV(wine, wintest_exe, check), .envp = wine_env,
+				      .stdin_mode = SP_IN_NULL, .timeout_ms = 120000 });
+	if (sp_exited_with(p, 77))
+		cr_skip_test("%s", it_esc(p->out_buf, p->out_len));
+	EXPECT_EXIT(p, 0);
+	cr_assert_not(it_buf_has(p->out_buf, p->out_len, "FAIL"), "%s", IT_ESC_OUT(p));
+	sp_free(p);
+}
+
+Test(windows, squatted_pipe_name_is_refused, .timeout = 180)
+{
+	wintest("squat");
+}
+
+Test(windows, server_sees_client_pid_and_one_client_only, .timeout = 180)
+{
+	wintest("foreign");
+}
+
+Test(windows, foreign_client_connecting_first_is_refused, .timeout = 180)
+{
+	char *dir = it_tmpdir(), path[4300];
+	struct sp *p;
+	long long t0;
+
+	need_wine();
+	/* A copy of sbx.exe whose "runner" lets another process connect first,
+	 * as anything of the same user reading the runner's command line could. */
+	snprintf(path, sizeof(path), "%s/sbx.exe", dir);
+	it_copy_file(sbx_exe, path);
+	snprintf(path, sizeof(path), "%s/sbx-runner.exe", dir);
+	it_copy_file(helper_unix, path);
+	snprintf(path, sizeof(path), "%s/sbx.exe", dir);
+	t0 = sp_now_ms();
+	p = sp_run(&(struct sp_opts){ .argv = ARGV(wine, path, "run", "--same-user", "--", "cmd", "/c",
+						   "echo", "must-not-run"),
+				      .envp = wine_env, .stdin_mode = SP_IN_NULL, .timeout_ms = 120000 });
+	EXPECT_EXIT(p, 125);
+	EXPECT_SBX_LINE(p, "not the runner");
+	cr_assert_not(it_buf_has(p->out_buf, p->out_len, "must-not-run"));
+	cr_assert_lt(sp_now_ms() - t0, 60000, "took %lld ms", sp_now_ms() - t0);
+	sp_free(p);
+}
+
+Test(windows, real_windows_program, .timeout = 180)
+{
+	struct sp *p;
+
+	need_wine();
+	p = run_win(NULL, ARGV("cmd", "/c", "echo hi"), NULL, 0, NULL);
+	EXPECT_EXIT(p, 0);
+	EXPECT_OUT(p, "hi\r\n");
+	sp_free(p);
 }

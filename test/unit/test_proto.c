@@ -116,7 +116,7 @@ Test(proto, spawn_round_trip_awkward_strings)
                      "%PATH%", "tab\there", "line\nbreak", "caf\xc3\xa9", "\xe2\x82\xac",
                      "\xf0\x9f\x98\x80", "\xff\xfe", "\xc3", "\xed\xa0\x80", "\x01\x1f\x7f",
                      "mixed \xc3\xa9 and \xff" };
-    char *env[] = { "A=1", "EMPTY=", "WEIRD=\xff=x", "A=2" };
+    char *env[] = { "A=1", "EMPTY=", "WEIRD=\xff=x", "A=2", "=C:=C:\\work" };
 
     spawn_round_trip(argv, sizeof(argv) / sizeof(argv[0]), "/dir with space/\xff",
                      env, sizeof(env) / sizeof(env[0]));
@@ -161,6 +161,7 @@ Test(proto, spawn_malformed)
         "{\"argv\":[\"ls\"],\"cwd\":\"/\"}",
         "{\"argv\":[\"ls\"],\"cwd\":\"/\",\"env\":[\"NOEQUALS\"]}",
         "{\"argv\":[\"ls\"],\"cwd\":\"/\",\"env\":[\"=x\"]}",
+        "{\"argv\":[\"ls\"],\"cwd\":\"/\",\"env\":[\"\"]}",
         "{\"argv\":[\"ls\"],\"cwd\":\"/\",\"env\":{}}",
         "{\"argv\":[\"l\\u0000s\"],\"cwd\":\"/\",\"env\":[]}",
         "{\"argv\":[{\"hex\":\"6c00\"}],\"cwd\":\"/\",\"env\":[]}",
