@@ -91,18 +91,32 @@ $(B)/test/sbx-testhelper: test/helper/sbx-testhelper.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CSTD) $(OPT) -Wall -Wextra $(if $(filter 1,$(WERROR)),-Werror) -D_GNU_SOURCE -o $@ $<
 
-# ---- Windows, cross-built with mingw-w64 -------------------------------------
-# cJSON for the target comes from the distribution's cjson source package
-# (fetched by .ci/cjson-src.sh into build/win/cjson), never from this tree.
+# ---- Windows ----------------------------------------------------------------
+# Cross-built with mingw-w64 on Debian/Ubuntu: cJSON for the target comes
+# from the distribution's cjson source package (fetched by .ci/cjson-src.sh
+# into build/win/cjson), never from this tree.  Natively on Windows with
+# MSYS2: make win WIN_CC=gcc WIN_CJSON=system takes MSYS2's cjson package.
 WIN_CC    ?= x86_64-w64-mingw32-gcc
+WIN_CJSON ?= source
 WB        := $(B)/win
 WIN_CORE  := src/err.c src/frame.c src/proto.c src/conn.c src/winargv.c src/wtf8.c src/os_win32.c
+ifeq ($(WIN_CJSON),system)
+WIN_CJSON_CFLAGS = $(shell pkg-config --cflags libcjson)
+WIN_CJSON_LIBS   = $(shell pkg-config --static --libs libcjson)
+WIN_CJSON_OBJ    :=
+WIN_PREP         :=
+else
+WIN_CJSON_CFLAGS := -I$(WB)/cjson
+WIN_CJSON_LIBS   :=
+WIN_CJSON_OBJ    := $(WB)/obj/cjson/cJSON.o
+WIN_PREP         := $(WB)/cjson/cJSON.c
+endif
 WIN_CFLAGS = $(CSTD) -O2 $(WARN) -D__USE_MINGW_ANSI_STDIO=1 -D_WIN32_WINNT=0x0602 \
-             -DSBX_VERSION=\"$(VERSION)\" -Isrc -I$(WB)/cjson
+             -DSBX_VERSION=\"$(VERSION)\" -Isrc $(WIN_CJSON_CFLAGS)
 # Static: the .exe files run on any Windows without mingw's DLLs.
 WIN_LDFLAGS := -static
-WIN_LIBS  := -lbcrypt -ladvapi32 -lshell32
-WIN_CORE_OBJ := $(WIN_CORE:%.c=$(WB)/obj/%.o) $(WB)/obj/cjson/cJSON.o
+WIN_LIBS   = $(WIN_CJSON_LIBS) -lbcrypt -ladvapi32 -lshell32
+WIN_CORE_OBJ := $(WIN_CORE:%.c=$(WB)/obj/%.o) $(WIN_CJSON_OBJ)
 
 win: $(WB)/sbx.exe $(WB)/sbx-runner.exe $(WB)/sbx-testhelper.exe $(WB)/sbx-wintest.exe
 
@@ -119,7 +133,7 @@ $(WB)/obj/cjson/cJSON.o: $(WB)/cjson/cJSON.c
 	@mkdir -p $(dir $@)
 	$(WIN_CC) $(CSTD) -O2 -w -c -o $@ $<
 
-$(WB)/obj/%.o: %.c $(WB)/cjson/cJSON.c | $(B)/.deps-win
+$(WB)/obj/%.o: %.c $(WIN_PREP)
 	@mkdir -p $(dir $@)
 	$(WIN_CC) $(WIN_CFLAGS) -MMD -MP -c -o $@ $<
 
@@ -132,7 +146,7 @@ $(WB)/sbx-runner.exe: $(RUN_SRC:%.c=$(WB)/obj/%.o) $(WIN_CORE_OBJ)
 $(WB)/sbx-wintest.exe: $(WB)/obj/test/helper/sbx-wintest.o $(WIN_CORE_OBJ)
 	$(WIN_CC) $(WIN_LDFLAGS) -o $@ $^ $(WIN_LIBS)
 
-$(WB)/sbx-testhelper.exe: test/helper/sbx-testhelper-win.c | $(B)/.deps-win
+$(WB)/sbx-testhelper.exe: test/helper/sbx-testhelper-win.c $(WIN_PREP)
 	@mkdir -p $(dir $@)
 	$(WIN_CC) $(CSTD) -O2 -Wall -Wextra $(if $(filter 1,$(WERROR)),-Werror) -municode \
 	    -D__USE_MINGW_ANSI_STDIO=1 $(WIN_LDFLAGS) -o $@ $<
