@@ -58,8 +58,8 @@ static const char usage_run[] =
     "  126      COMMAND was found but could not be executed\n"
     "  127      COMMAND was not found\n";
 
-static void die_usage(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
-static void die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
+static void die_usage(const char *fmt, ...) SBX_PRINTF(1, 2) __attribute__((noreturn));
+static void die(const char *fmt, ...) SBX_PRINTF(1, 2) __attribute__((noreturn));
 
 static void die_usage(const char *fmt, ...)
 {
@@ -100,7 +100,7 @@ struct env_op {
 
 static int name_matches(const char *entry, const char *name, size_t nlen)
 {
-    return strncmp(entry, name, nlen) == 0 && entry[nlen] == '=';
+    return sbx_os_env_name_cmp(entry, name, nlen) == 0 && entry[nlen] == '=';
 }
 
 static char **build_env(int clear, const struct env_op *ops, size_t nops)
@@ -138,23 +138,24 @@ static char **build_env(int clear, const struct env_op *ops, size_t nops)
 static char *find_runner(void)
 {
     static const char *const rel[] = { "/sbx-runner", "/../libexec/sbx/sbx-runner" };
+    const char *suffix = sbx_os_exe_suffix();
     char *dir = NULL, *path;
 
     if (sbx_os_self_dir(&dir) < 0)
         die("cannot locate the sbx executable: %s", sbx_os_error_text(sbx_os_last_error()));
     for (size_t i = 0; i < 2; i++) {
-        size_t n = strlen(dir) + strlen(rel[i]) + 1;
+        size_t n = strlen(dir) + strlen(rel[i]) + strlen(suffix) + 1;
         if ((path = malloc(n)) == NULL)
             die("%s", "out of memory");
-        snprintf(path, n, "%s%s", dir, rel[i]);
+        snprintf(path, n, "%s%s%s", dir, rel[i], suffix);
         if (sbx_os_executable(path)) {
             free(dir);
             return path;
         }
         free(path);
     }
-    fprintf(stderr, "sbx: cannot find sbx-runner (looked for %s/sbx-runner and "
-                    "%s/../libexec/sbx/sbx-runner)\n", dir, dir);
+    fprintf(stderr, "sbx: cannot find sbx-runner (looked for %s/sbx-runner%s and "
+                    "%s/../libexec/sbx/sbx-runner%s)\n", dir, suffix, dir, suffix);
     free(dir);
     exit(EXIT_SBX_FAILED);
 }
@@ -256,17 +257,9 @@ static int cmd_run(int argc, char **argv)
     if (chdir_to != NULL) {
         if (chdir_to[0] == '\0')
             die_usage("%s", "-C wants a directory");
-        if (chdir_to[0] == '/') {
-            cwd = strdup(chdir_to);
-        } else {
-            char *here = NULL;
-            if (sbx_os_getcwd(&here) < 0)
-                die("cannot get the current directory: %s",
-                    sbx_os_error_text(sbx_os_last_error()));
-            if ((cwd = malloc(strlen(here) + strlen(chdir_to) + 2)) != NULL)
-                sprintf(cwd, "%s/%s", here, chdir_to);
-            free(here);
-        }
+        if (sbx_os_abspath(chdir_to, &cwd) < 0)
+            die("cannot get the current directory: %s",
+                sbx_os_error_text(sbx_os_last_error()));
     } else if (sbx_os_getcwd(&cwd) < 0) {
         die("cannot get the current directory: %s", sbx_os_error_text(sbx_os_last_error()));
     }
@@ -308,6 +301,10 @@ static int cmd_run(int argc, char **argv)
 
 int main(int argc, char **argv)
 {
+    if (sbx_os_args(&argc, &argv) < 0) {
+        fprintf(stderr, "sbx: cannot read the command line\n");
+        return EXIT_SBX_FAILED;
+    }
     /* Standard streams exist and nothing else leaks into the runner. */
     if (sbx_os_sanitize_fds() < 0)
         return EXIT_SBX_FAILED;

@@ -33,6 +33,8 @@ struct sess {
     int spawned, done;
 };
 
+static void set_msg(struct session_out *out, const char *fmt, ...) SBX_PRINTF(2, 3);
+
 static void set_msg(struct session_out *out, const char *fmt, ...)
 {
     va_list ap;

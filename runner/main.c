@@ -21,7 +21,7 @@
 
 #define HANDSHAKE_MS 10000
 
-static void die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
+static void die(const char *fmt, ...) SBX_PRINTF(1, 2) __attribute__((noreturn));
 
 static void die(const char *fmt, ...)
 {
@@ -114,7 +114,7 @@ static int send_spawn_result(sbx_conn *c, sbx_proc *child, const struct sbx_spaw
         m.stage = (char *)sf->stage;
         m.err = sf->err;
         m.os_code = sf->os_code;
-        m.message = (char *)sbx_os_error_text(sf->os_code);
+        m.message = (char *)(sf->detail ? sf->detail : sbx_os_error_text(sf->os_code));
         rc = sbx_spawn_error_encode(&m, &json, &len);
         return sbx_conn_put_json(c, SBX_F_SPAWN_ERROR, json, len, rc);
     }
@@ -138,6 +138,8 @@ int main(int argc, char **argv)
     size_t len = 0;
     int rc;
 
+    if (sbx_os_args(&argc, &argv) < 0)
+        die("cannot read the command line");
     /* First, before anything can be inherited by the command: only 0-2. */
     if (sbx_os_sanitize_fds() < 0)
         die("cannot set up standard descriptors");
@@ -195,6 +197,7 @@ int main(int argc, char **argv)
     so.cwd = req.cwd;
     so.search_path = 1;
     so.new_group = 1;
+    so.job = 1;
     so.stdio[0].kind = so.stdio[1].kind = so.stdio[2].kind = SBX_STDIO_PIPE;
     rc = sbx_proc_spawn(&so, &child, &sf);
     sbx_spawn_req_free(&req);

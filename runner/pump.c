@@ -82,7 +82,8 @@ static int write_stdin(struct pump *p)
     if (p->unacked >= ACK_BATCH || (p->inlen == 0 && p->unacked > 0))
         if ((rc = send_ack(p)) < 0)
             return rc;
-    if (p->cin != NULL && p->inlen == 0 && p->in_eof) {
+    /* At stdin EOF, close once the last write has really completed. */
+    if (p->cin != NULL && p->inlen == 0 && p->in_eof && sbx_h_flush(p->cin) == 0) {
         sbx_h_close(p->cin);
         p->cin = NULL;
     }
@@ -203,7 +204,7 @@ int runner_pump(sbx_conn *c, sbx_proc *child, sbx_h *in, sbx_h *out, sbx_h *err,
         w[1].want = SBX_EV_READ;
         w[2].h = room ? p.cout[2] : NULL;
         w[2].want = SBX_EV_READ;
-        w[3].h = p.inlen > 0 ? p.cin : NULL;
+        w[3].h = p.inlen > 0 || p.in_eof ? p.cin : NULL;
         w[3].want = SBX_EV_WRITE;
         w[4].proc = p.exited ? NULL : child;
         w[4].want = SBX_EV_EXIT;
