@@ -31,8 +31,8 @@ CRIT_CFLAGS  = $(shell pkg-config --cflags criterion)
 CRIT_LIBS    = $(shell pkg-config --libs criterion)
 
 B        := build
-CORE_SRC := src/err.c src/frame.c src/proto.c src/conn.c src/winargv.c src/wtf8.c src/os_posix.c
-CLI_SRC  := cli/main.c cli/session.c
+CORE_SRC := src/err.c src/frame.c src/proto.c src/conn.c src/winargv.c src/wtf8.c src/duration.c src/os_posix.c
+CLI_SRC  := cli/main.c cli/session.c cli/report.c
 RUN_SRC  := runner/main.c runner/pump.c
 UNIT_SRC := $(wildcard test/unit/*.c)
 INTEG_SRC:= $(wildcard test/integration/*.c)
@@ -91,6 +91,10 @@ $(B)/test/sbx-testhelper: test/helper/sbx-testhelper.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CSTD) $(OPT) -Wall -Wextra $(if $(filter 1,$(WERROR)),-Werror) -D_GNU_SOURCE -o $@ $<
 
+$(B)/test/sbx-fakerunner: test/helper/sbx-fakerunner.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CSTD) $(OPT) -Wall -Wextra $(if $(filter 1,$(WERROR)),-Werror) -D_GNU_SOURCE -o $@ $<
+
 # ---- Windows ----------------------------------------------------------------
 # Cross-built with mingw-w64 on Debian/Ubuntu: cJSON for the target comes
 # from the distribution's cjson source package (fetched by .ci/cjson-src.sh
@@ -99,7 +103,7 @@ $(B)/test/sbx-testhelper: test/helper/sbx-testhelper.c
 WIN_CC    ?= x86_64-w64-mingw32-gcc
 WIN_CJSON ?= source
 WB        := $(B)/win
-WIN_CORE  := src/err.c src/frame.c src/proto.c src/conn.c src/winargv.c src/wtf8.c src/os_win32.c
+WIN_CORE  := src/err.c src/frame.c src/proto.c src/conn.c src/winargv.c src/wtf8.c src/duration.c src/os_win32.c
 ifeq ($(WIN_CJSON),system)
 WIN_CJSON_CFLAGS = $(shell pkg-config --cflags libcjson)
 WIN_CJSON_LIBS   = $(shell pkg-config --static --libs libcjson)
@@ -160,19 +164,20 @@ WINEPREFIX_DIR := $(abspath $(B)/wineprefix)
 # The Windows tests run only when `make win` has built the .exe files; they
 # report themselves as skipped otherwise.  A first Wine start creates its
 # prefix, which takes a while, so it happens here rather than inside a test.
-integration: all $(B)/test/integration $(B)/test/sbx-testhelper
+integration: all $(B)/test/integration $(B)/test/sbx-testhelper $(B)/test/sbx-fakerunner
 	@if [ -f $(WB)/sbx.exe ] && command -v wine >/dev/null 2>&1; then \
 	    echo "preparing the Wine prefix in $(WINEPREFIX_DIR)"; \
 	    WINEPREFIX=$(WINEPREFIX_DIR) WINEDEBUG=-all timeout 300 wine cmd /c exit >/dev/null 2>&1 || true; \
 	fi
 	SBX=$(abspath $(B)/sbx) SBX_TESTHELPER=$(abspath $(B)/test/sbx-testhelper) \
-	    SBX_WIN_DIR=$(abspath $(WB)) WINEPREFIX=$(WINEPREFIX_DIR) \
+	    SBX_FAKERUNNER=$(abspath $(B)/test/sbx-fakerunner) SBX_WIN_DIR=$(abspath $(WB)) WINEPREFIX=$(WINEPREFIX_DIR) \
 	    $(B)/test/integration --verbose
 
 # Windows is cross-built and tested under Wine whenever mingw-w64 and Wine
 # can be had (.ci/deps.sh win installs them on Debian/Ubuntu).
 check: $(B)/.deps-test
-	$(MAKE) --no-print-directory all $(B)/test/unit $(B)/test/integration $(B)/test/sbx-testhelper
+	$(MAKE) --no-print-directory all $(B)/test/unit $(B)/test/integration \
+	    $(B)/test/sbx-testhelper $(B)/test/sbx-fakerunner
 	@if sh .ci/deps.sh win; then \
 	    $(MAKE) --no-print-directory win || exit 1; \
 	else \

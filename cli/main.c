@@ -9,14 +9,39 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "duration.h"
 #include "err.h"
 #include "os.h"
+#include "report.h"
 #include "session.h"
 
+#define EXIT_TIMED_OUT 124
 #define EXIT_SBX_FAILED 125
 #define EXIT_NOT_EXECUTABLE 126
 #define EXIT_NOT_FOUND 127
 #define CONNECT_MS 10000
+#define KILL_AFTER_MS 5000
+
+/* --report: where, and when the run started; die() writes it too. */
+static const char *report_path;
+static long long started_ms;
+
+static void write_report(const char *result, int status, const struct session_out *out,
+                         const char *error)
+{
+    struct report r;
+    int rc;
+
+    if (report_path == NULL)
+        return;
+    r.result = result;
+    r.exit_status = status;
+    r.duration_ms = sbx_now_ms() - started_ms;
+    r.out = out;
+    r.error = error;
+    if ((rc = report_write(report_path, &r)) < 0)
+        fprintf(stderr, "sbx: cannot write the report %s: %s\n", report_path, sbx_err_str(rc));
+}
 
 static const char usage_top[] =
     "Usage: sbx run [OPTIONS] [--] COMMAND [ARG...]\n"
@@ -45,15 +70,30 @@ static const char usage_run[] =
     "      --same-user         run COMMAND as the calling user, crossing no\n"
     "                          boundary (required unless sbx runs as root;\n"
     "                          elevation is not available in this build)\n"
+    "      --timeout DURATION  stop COMMAND after DURATION: its process group gets\n"
+    "                          SIGTERM, then SIGKILL after the --kill-after grace;\n"
+    "                          sbx exits 124\n"
+    "      --kill-after DURATION  grace between the polite stop and the end of the\n"
+    "                          whole tree, for --timeout and for forwarded signals\n"
+    "                          (default 5s)\n"
+    "      --connect-timeout DURATION  bound on starting the runner, the handshake\n"
+    "                          and starting COMMAND (default 10s)\n"
+    "      --report FILE       when the run ends, write a JSON summary to FILE\n"
     "  -h, --help              show this help and exit\n"
     "  -V, --version           show the version and exit\n"
     "\n"
+    "DURATION is a number of seconds, or a number with a unit: 500ms, 1.5s,\n"
+    "5m, 1h, 2d.\n"
+    "\n"
     "COMMAND gets sbx's environment, unchanged unless the options above change\n"
     "it, and is looked up in that environment's PATH like execvp(3).\n"
+    "SIGINT, SIGTERM, SIGHUP and SIGQUIT received by sbx go to COMMAND's whole\n"
+    "process group; a second one, or the grace running out, sends SIGKILL.\n"
     "\n"
     "Exit status:\n"
     "  N        COMMAND exited with status N\n"
     "  128+N    COMMAND was killed by signal N (sbx dies by the same signal)\n"
+    "  124      COMMAND was stopped by --timeout\n"
     "  125      sbx itself failed (bad usage, runner missing or failed, ...)\n"
     "  126      COMMAND was found but could not be executed\n"
     "  127      COMMAND was not found\n";
@@ -75,14 +115,24 @@ static void die_usage(const char *fmt, ...)
 
 static void die(const char *fmt, ...)
 {
+    char msg[1024];
     va_list ap;
 
     va_start(ap, fmt);
-    fprintf(stderr, "sbx: ");
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
+    fprintf(stderr, "sbx: %s\n", msg);
+    write_report("failed", EXIT_SBX_FAILED, NULL, msg);
     exit(EXIT_SBX_FAILED);
+}
+
+static long long duration_arg(const char *opt, const char *arg)
+{
+    long long ms;
+
+    if (sbx_duration_parse(arg, &ms) < 0 || ms == 0)
+        die_usage("%s wants a duration such as 90, 90s, 500ms, 5m or 1h, not '%s'", opt, arg);
+    return ms;
 }
 
 static void print_or_die(const char *text)
@@ -191,6 +241,10 @@ static int cmd_run(int argc, char **argv)
         { "unset", required_argument, NULL, 'U' },
         { "clear-env", no_argument, NULL, 'c' },
         { "same-user", no_argument, NULL, 's' },
+        { "timeout", required_argument, NULL, 't' },
+        { "kill-after", required_argument, NULL, 'k' },
+        { "connect-timeout", required_argument, NULL, 'T' },
+        { "report", required_argument, NULL, 'r' },
         { "help", no_argument, NULL, 'h' },
         { "version", no_argument, NULL, 'V' },
         { NULL, 0, NULL, 0 },
@@ -199,6 +253,7 @@ static int cmd_run(int argc, char **argv)
     size_t nops = 0;
     const char *chdir_to = NULL;
     int clear = 0, same_user = 0, opt;
+    long long timeout_ms = 0, kill_after_ms = KILL_AFTER_MS, connect_ms = CONNECT_MS;
     struct session_req req;
     struct session_out out;
     char *cwd = NULL, *runner, **env;
@@ -231,6 +286,22 @@ static int cmd_run(int argc, char **argv)
             break;
         case 's':
             same_user = 1;
+            break;
+        case 't':
+            timeout_ms = duration_arg("--timeout", optarg);
+            break;
+        case 'k':
+            kill_after_ms = duration_arg("--kill-after", optarg);
+            break;
+        case 'T':
+            connect_ms = duration_arg("--connect-timeout", optarg);
+            if (connect_ms > 0x7fffffff)
+                die_usage("--connect-timeout '%s' is too long", optarg);
+            break;
+        case 'r':
+            if (optarg[0] == '\0')
+                die_usage("%s", "--report wants a file name");
+            report_path = optarg;
             break;
         case 'h':
             print_or_die(usage_run);
@@ -274,20 +345,46 @@ static int cmd_run(int argc, char **argv)
     req.env = env;
     req.runner = runner;
     req.runner_uid = sbx_os_uid();
-    req.connect_ms = CONNECT_MS;
+    req.connect_ms = (int)connect_ms;
+    req.timeout_ms = timeout_ms;
+    req.kill_after_ms = kill_after_ms;
     session_run(&req, &out);
 
     switch (out.result) {
     case SESSION_EXITED:
+        if (out.st.timed_out) {
+            char d[32], msg[600];
+            sbx_duration_format(timeout_ms, d, sizeof(d));
+            snprintf(msg, sizeof(msg), "%s timed out after %s", argv[optind], d);
+            fprintf(stderr, "sbx: %s\n", msg);
+            write_report("timed_out", EXIT_TIMED_OUT, &out, msg);
+            status = EXIT_TIMED_OUT;
+            break;
+        }
+        if (out.st.how == SBX_SIGNALED)
+            write_report("signaled", 128 + out.st.signal, &out, NULL);
+        else
+            write_report("exited", (int)(out.st.code & 0xff), &out, NULL);
         session_out_free(&out);
         sbx_os_exit_like(&out.st); /* does not return */
         status = EXIT_SBX_FAILED;
         break;
     case SESSION_SPAWN_FAILED:
         status = spawn_failure(&out, argv[optind], cwd);
+        write_report("spawn_failed", status, &out, NULL);
         break;
+    case SESSION_INTERRUPTED: {
+        /* Interrupted before the command existed: end as the signal says,
+         * like a shell whose foreground job never started. */
+        struct sbx_exit st = { SBX_SIGNALED, 0, out.signal, 0, 0 };
+        write_report("signaled", 128 + out.signal, &out, "interrupted before the command started");
+        sbx_os_exit_like(&st);
+        status = EXIT_SBX_FAILED;
+        break;
+    }
     default:
         fprintf(stderr, "sbx: %s\n", out.msg);
+        write_report("failed", EXIT_SBX_FAILED, &out, out.msg);
         status = EXIT_SBX_FAILED;
         break;
     }
@@ -308,7 +405,8 @@ int main(int argc, char **argv)
     /* Standard streams exist and nothing else leaks into the runner. */
     if (sbx_os_sanitize_fds() < 0)
         return EXIT_SBX_FAILED;
-    if (sbx_sig_init(NULL) < 0) {
+    started_ms = sbx_now_ms();
+    if (sbx_sig_init(sbx_sig_forwarded()) < 0) {
         fprintf(stderr, "sbx: cannot install signal handlers\n");
         return EXIT_SBX_FAILED;
     }

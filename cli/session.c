@@ -31,6 +31,10 @@ struct sess {
     int dead[3];          /* writing there failed: drop that stream */
     size_t in_flight;     /* stdin sent, not yet acknowledged */
     int spawned, done;
+    long long spawn_deadline; /* the runner must answer spawn by then */
+    int signals;          /* forwarded so far */
+    long long escalate_at; /* when to end the whole tree; 0: not armed */
+    int runner_died;
 };
 
 static void set_msg(struct session_out *out, const char *fmt, ...) SBX_PRINTF(2, 3);
@@ -50,6 +54,8 @@ static const char *os_text(void)
     return sbx_os_error_text(sbx_os_last_error());
 }
 
+static int forward_signals(struct sess *s);
+
 /* Writes a whole chunk to our stdout or stderr.  When the reader is gone,
  * the stream is dropped and the runner is asked to close the child's end,
  * so the child gets the broken pipe it would have got inline. */
@@ -58,8 +64,14 @@ static int relay(struct sess *s, int stream, const uint8_t *p, size_t n)
     while (n > 0 && !s->dead[stream]) {
         size_t put;
         int rc = sbx_h_write(s->std[stream], p, n, &put);
-        if (rc == SBX_EINTR)
+        if (rc == SBX_EINTR) {
+            /* A signal while a slow reader holds us here must still reach
+             * the command now, not when the reader catches up. */
+            if ((rc = forward_signals(s)) < 0)
+                return rc;
+            (void)sbx_conn_flush(&s->c);
             continue;
+        }
         if (rc == SBX_EAGAIN) {
             /* Someone else made the shared descriptor non-blocking. */
             struct sbx_wait w = { s->std[stream], NULL, SBX_EV_WRITE, 0 };
@@ -105,6 +117,7 @@ static int read_stdin(struct sess *s)
         return stdin_done(s); /* EOF, or an unreadable stdin: same to the child */
     sbx_outq_commit(&s->c.out, SBX_F_DATA | SBX_STDIN, got);
     s->in_flight += got;
+    s->out->bytes[SBX_STDIN] += got;
     return 0;
 }
 
@@ -120,7 +133,9 @@ static int on_frame(struct sess *s, const sbx_frame *f)
         if (s->spawned || sbx_spawned_decode(f->payload, f->len, &sp, why) < 0)
             break;
         s->spawned = 1;
-        return 0;
+        s->out->pid = sp.pid;
+        /* A signal that arrived while the command was starting is its. */
+        return forward_signals(s);
     case SBX_F_SPAWN_ERROR:
         if (s->spawned || sbx_spawn_error_decode(f->payload, f->len, &s->out->se, why) < 0)
             break;
@@ -131,6 +146,7 @@ static int on_frame(struct sess *s, const sbx_frame *f)
     case SBX_F_DATA | SBX_STDERR:
         if (!s->spawned)
             break;
+        s->out->bytes[SBX_F_STREAM(f->type)] += f->len;
         return relay(s, (int)SBX_F_STREAM(f->type), f->payload, f->len);
     case SBX_F_CLOSE | SBX_STDOUT:
     case SBX_F_CLOSE | SBX_STDERR:
@@ -186,7 +202,11 @@ static int handshake(struct sess *s, const char *nonce)
     size_t len = 0;
     int rc;
 
-    rc = sbx_conn_next_wait(&s->c, &f, deadline);
+    do {
+        rc = sbx_conn_next_wait(&s->c, &f, deadline);
+    } while (rc == SBX_EINTR && (rc = forward_signals(s)) == 0);
+    if (rc == SBX_EINTR)
+        return rc;
     if (rc == SBX_ETIMEDOUT) {
         set_msg(s->out, "runner did not say hello within %d ms", r->connect_ms);
         return rc;
@@ -230,6 +250,8 @@ static int handshake(struct sess *s, const char *nonce)
     req.argc = r->argc;
     req.cwd = (char *)r->cwd;
     req.env = (char **)r->env;
+    req.timeout_ms = r->timeout_ms;
+    req.kill_after_ms = r->kill_after_ms;
     while (req.env[req.envc] != NULL)
         req.envc++;
     rc = sbx_spawn_req_encode(&req, &json, &len);
@@ -247,13 +269,66 @@ oom:
     return SBX_ENOMEM;
 }
 
+static int send_terminate(struct sess *s, int sig)
+{
+    struct sbx_terminate t = { sig };
+    char *json = NULL;
+    size_t len = 0;
+    int rc = sbx_terminate_encode(&t, &json, &len);
+
+    return sbx_conn_put_json(&s->c, SBX_F_TERMINATE, json, len, rc);
+}
+
+/* Signals sbx received go to the command's whole process group; a second
+ * one, or the grace period running out, ends the whole tree.  Before the
+ * command exists there is nothing to forward to: sbx stops and dies by the
+ * signal, and the runner, seeing sbx gone, ends whatever it started. */
+static int forward_signals(struct sess *s)
+{
+    int sig, rc;
+
+    while ((sig = sbx_sig_take()) != 0) {
+        if (!s->spawned) {
+            s->out->result = SESSION_INTERRUPTED;
+            s->out->signal = sig;
+            return SBX_EINTR;
+        }
+        if (s->signals++ == 0) {
+            s->escalate_at = sbx_now_ms() + s->r->kill_after_ms;
+            rc = send_terminate(s, sig);
+        } else {
+            s->escalate_at = 0;
+            rc = send_terminate(s, SBX_SIG_KILL);
+        }
+        if (rc < 0)
+            return rc;
+    }
+    return 0;
+}
+
+/* The next deadline to wake up for, as a sbx_wait timeout. */
+static int next_timer(struct sess *s)
+{
+    long long now = sbx_now_ms(), at = -1;
+
+    if (!s->spawned)
+        at = s->spawn_deadline;
+    if (s->escalate_at != 0 && (at < 0 || s->escalate_at < at))
+        at = s->escalate_at;
+    if (at < 0)
+        return -1;
+    return at <= now ? 0 : at - now > 0x7fffffff ? 0x7fffffff : (int)(at - now);
+}
+
 static int pump(struct sess *s)
 {
     sbx_frame f;
     int rc;
 
+    s->spawn_deadline = sbx_now_ms() + s->r->connect_ms;
     while (!s->done) {
         struct sbx_wait w[2];
+        long long now;
 
         memset(w, 0, sizeof(w));
         w[0].h = s->c.h;
@@ -263,16 +338,31 @@ static int pump(struct sess *s)
             w[1].h = s->in;
             w[1].want = SBX_EV_READ;
         }
-        rc = sbx_wait(w, 2, -1);
+        rc = sbx_wait(w, 2, next_timer(s));
         if (rc < 0 && rc != SBX_EINTR) {
             set_msg(s->out, "waiting: %s", os_text());
             return rc;
+        }
+        if ((rc = forward_signals(s)) < 0)
+            return rc;
+        now = sbx_now_ms();
+        if (!s->spawned && now >= s->spawn_deadline) {
+            set_msg(s->out, "runner did not answer the spawn request within %d ms",
+                    s->r->connect_ms);
+            return SBX_ETIMEDOUT;
+        }
+        if (s->escalate_at != 0 && now >= s->escalate_at) {
+            s->escalate_at = 0;
+            if ((rc = send_terminate(s, SBX_SIG_KILL)) < 0)
+                return rc;
         }
         if (w[0].got & SBX_EV_READ) {
             rc = sbx_conn_fill(&s->c);
             if (rc < 0 && rc != SBX_EAGAIN && rc != SBX_EINTR) {
                 if (rc == SBX_EPROTO || rc == SBX_E2BIG)
                     set_msg(s->out, "protocol error: malformed frame header from the runner");
+                else if (rc == SBX_EPIPE)
+                    goto runner_gone;
                 else
                     set_msg(s->out, "reading the channel: %s", os_text());
                 return rc;
@@ -286,12 +376,8 @@ static int pump(struct sess *s)
             }
             if (s->done)
                 break;
-            if (s->c.eof) {
-                set_msg(s->out, "runner exited unexpectedly%s",
-                        sbx_frame_reader_pending(&s->c.in) ? " (in the middle of a frame)"
-                                                            : "");
-                return SBX_EPIPE;
-            }
+            if (s->c.eof)
+                goto runner_gone;
         }
         if ((w[1].got & SBX_EV_READ) && s->in != NULL)
             if ((rc = read_stdin(s)) < 0) {
@@ -306,18 +392,23 @@ static int pump(struct sess *s)
         /* EPIPE on write: the runner is gone; the read side reports it. */
     }
     return 0;
+runner_gone:
+    s->runner_died = 1;
+    set_msg(s->out, "runner exited unexpectedly%s",
+            sbx_frame_reader_pending(&s->c.in) ? " in the middle of a frame" : "");
+    return SBX_EPIPE;
 }
 
 /* Waits a bounded time for the runner to exit after the session, then makes
- * sure it does. */
-static void reap_runner(struct sess *s, int ms)
+ * sure it does; *st tells how it ended (0 returned) when it could be seen. */
+static int reap_runner(struct sess *s, int ms, struct sbx_exit *st)
 {
     struct sbx_wait w = { NULL, s->runner, SBX_EV_EXIT, 0 };
-    struct sbx_exit st;
+    int seen = -1;
 
     if (s->runner == NULL)
-        return;
-    while (sbx_proc_poll(s->runner, &st) == SBX_EAGAIN) {
+        return -1;
+    while (sbx_proc_poll(s->runner, st) == SBX_EAGAIN) {
         int rc = sbx_wait(&w, 1, ms);
         if (rc == 0) {
             sbx_proc_kill_tree(s->runner);
@@ -325,9 +416,13 @@ static void reap_runner(struct sess *s, int ms)
         } else if (rc < 0 && rc != SBX_EINTR) {
             break;
         }
+        (void)sbx_sig_take(); /* the run is over: nothing left to forward to */
     }
+    if (sbx_proc_poll(s->runner, st) == 0)
+        seen = 0;
     sbx_proc_free(s->runner);
     s->runner = NULL;
+    return seen;
 }
 
 void session_run(const struct session_req *r, struct session_out *out)
@@ -407,12 +502,17 @@ void session_run(const struct session_req *r, struct session_out *out)
     rc = sbx_chan_accept(l, r->connect_ms, s.runner, &conn, &peer);
     sbx_listener_close(l);
     l = NULL;
+    if (rc == SBX_EINTR) {
+        (void)forward_signals(&s);
+        goto done;
+    }
     if (rc == SBX_ETIMEDOUT) {
         set_msg(out, "runner did not connect within %d ms", r->connect_ms);
         goto done;
     }
     if (rc == SBX_EPIPE) {
         set_msg(out, "runner exited before connecting");
+        s.runner_died = 1;
         goto done;
     }
     if (rc < 0) {
@@ -437,7 +537,19 @@ done:
     sbx_h_close(s.std[1]);
     sbx_h_close(s.std[2]);
     /* The runner ends on its own once the channel is closed. */
-    reap_runner(&s, 5000);
+    {
+        struct sbx_exit rst;
+        if (reap_runner(&s, s.runner_died ? 1000 : 5000, &rst) == 0 && s.runner_died &&
+            out->result == SESSION_FAILED) {
+            size_t n = strlen(out->msg);
+            if (rst.how == SBX_SIGNALED)
+                snprintf(out->msg + n, sizeof(out->msg) - n, " (killed by signal %d%s%s)",
+                         rst.signal, sbx_sig_name(rst.signal) ? ", SIG" : "",
+                         sbx_sig_name(rst.signal) ? sbx_sig_name(rst.signal) : "");
+            else
+                snprintf(out->msg + n, sizeof(out->msg) - n, " (exit status %lld)", rst.code);
+        }
+    }
     (void)rc;
 }
 

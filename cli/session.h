@@ -15,13 +15,18 @@ struct session_req {
     char *const *env;   /* NULL-terminated */
     const char *runner; /* absolute path of sbx-runner */
     long long runner_uid; /* the uid the runner must run as */
-    int connect_ms;     /* bound on launch + connect + handshake */
+    int connect_ms;     /* bound on launch, connect, handshake and the
+                           answer to the spawn request */
+    long long timeout_ms;    /* 0: none */
+    long long kill_after_ms; /* grace before the whole tree is ended */
 };
 
 enum session_result {
     SESSION_EXITED,       /* st: how the command ended */
     SESSION_SPAWN_FAILED, /* se: why it could not start */
-    SESSION_FAILED        /* msg: sbx itself failed */
+    SESSION_FAILED,       /* msg: sbx itself failed */
+    SESSION_INTERRUPTED   /* signal: sbx was interrupted before the command
+                             started; it should die by that signal */
 };
 
 struct session_out {
@@ -29,6 +34,9 @@ struct session_out {
     struct sbx_exit st;
     struct sbx_spawn_error se; /* owned; freed by session_out_free() */
     char msg[SESSION_MSG];
+    int signal;
+    long long pid;             /* the command's, once spawned; else 0 */
+    unsigned long long bytes[3]; /* relayed: stdin sent, stdout, stderr */
 };
 
 void session_run(const struct session_req *r, struct session_out *out);

@@ -153,8 +153,12 @@ int main(int argc, char **argv)
     }
     if (name == NULL || server_pid == NULL || argc % 2 != 1)
         die("usage: sbx-runner --connect NAME --server-pid PID (started by sbx)");
-    if ((rc = sbx_sig_init(NULL)) < 0)
+    if ((rc = sbx_sig_init(NULL)) < 0 || (rc = sbx_sig_ignore_console()) < 0)
         die("cannot install signal handlers: %s", sbx_err_str(rc));
+    /* Should sbx die, even by SIGKILL, the runner follows, and the command's
+     * guardian ends its tree. */
+    if (sbx_os_die_with_parent(strtoll(server_pid, NULL, 10)) == SBX_EPIPE)
+        die("sbx exited before the runner started");
     if ((rc = read_nonce(nonce)) < 0)
         die("no valid nonce on standard input: %s", sbx_err_str(rc));
     if ((rc = sbx_os_std_to_null(0)) < 0)
@@ -200,7 +204,13 @@ int main(int argc, char **argv)
     so.job = 1;
     so.stdio[0].kind = so.stdio[1].kind = so.stdio[2].kind = SBX_STDIO_PIPE;
     rc = sbx_proc_spawn(&so, &child, &sf);
-    sbx_spawn_req_free(&req);
+    /* The strings are no longer needed; the two options are kept. */
+    {
+        long long t = req.timeout_ms, k = req.kill_after_ms;
+        sbx_spawn_req_free(&req);
+        req.timeout_ms = t;
+        req.kill_after_ms = k;
+    }
     if (send_spawn_result(&c, child, &sf) < 0)
         fail_to_peer(&c, "out of memory");
     if (child == NULL) {
@@ -208,7 +218,8 @@ int main(int argc, char **argv)
         sbx_conn_close(&c);
         return 0;
     }
-    rc = runner_pump(&c, child, so.stdio[0].h, so.stdio[1].h, so.stdio[2].h, why);
+    rc = runner_pump(&c, child, so.stdio[0].h, so.stdio[1].h, so.stdio[2].h, req.timeout_ms,
+                     req.kill_after_ms, why);
     sbx_proc_free(child);
     if (rc < 0 && rc != SBX_EPIPE)
         fail_to_peer(&c, why[0] ? why : sbx_err_str(rc));

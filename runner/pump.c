@@ -25,6 +25,10 @@ struct pump {
     size_t inlen;
     size_t unacked;       /* written to the child, not yet acknowledged */
     int in_eof;           /* sbx sent stdin close */
+    long long timeout_at; /* when to stop the command; 0: never */
+    long long kill_at;    /* when to end the whole tree; 0: not armed */
+    long long kill_after;
+    int timed_out;
     int exited;
     struct sbx_exit st;
     char *why;
@@ -129,6 +133,14 @@ static int on_frame(struct pump *p, const sbx_frame *f)
     case SBX_F_TERMINATE:
         if (sbx_terminate_decode(f->payload, f->len, &t, p->why) < 0)
             return SBX_EPROTO;
+        if (p->exited)
+            return 0;
+        if (t.signal == SBX_SIG_KILL)
+            return sbx_proc_kill_tree(p->child);
+        /* The signal sbx received, delivered to the whole group; if that
+         * does not end the command, the grace period does. */
+        if (p->kill_at == 0)
+            p->kill_at = sbx_now_ms() + p->kill_after;
         return sbx_proc_kill_group(p->child, t.signal);
     default:
         return bad_frame(p, f);
@@ -169,8 +181,34 @@ static int on_exit_seen(struct pump *p)
     return stdin_gone(p);
 }
 
+/* Fires the timeout and the escalation; returns how long sbx_wait may
+ * sleep before the next of them (-1: no timer armed). */
+static int timers(struct pump *p)
+{
+    long long now = sbx_now_ms(), next = -1;
+
+    if (p->exited)
+        return -1;
+    if (p->timeout_at != 0 && now >= p->timeout_at) {
+        p->timeout_at = 0;
+        p->timed_out = 1;
+        if (p->kill_at == 0)
+            p->kill_at = now + p->kill_after;
+        sbx_proc_kill_group(p->child, SBX_SIG_TERM);
+    }
+    if (p->kill_at != 0 && now >= p->kill_at) {
+        p->kill_at = 0;
+        sbx_proc_kill_tree(p->child);
+    }
+    if (p->timeout_at != 0)
+        next = p->timeout_at - now;
+    if (p->kill_at != 0 && (next < 0 || p->kill_at - now < next))
+        next = p->kill_at - now;
+    return next < 0 ? -1 : next > 0x7fffffff ? 0x7fffffff : (int)next;
+}
+
 int runner_pump(sbx_conn *c, sbx_proc *child, sbx_h *in, sbx_h *out, sbx_h *err,
-                char *why)
+                long long timeout_ms, long long kill_after_ms, char *why)
 {
     struct pump p;
     sbx_frame f;
@@ -185,6 +223,8 @@ int runner_pump(sbx_conn *c, sbx_proc *child, sbx_h *in, sbx_h *out, sbx_h *err,
     p.cout[1] = out;
     p.cout[2] = err;
     p.why = why;
+    p.timeout_at = timeout_ms > 0 ? sbx_now_ms() + timeout_ms : 0;
+    p.kill_after = kill_after_ms > 0 ? kill_after_ms : SBX_KILL_AFTER_MS;
     if ((p.inbuf = malloc(SBX_STDIN_WINDOW)) == NULL) {
         rc = SBX_ENOMEM;
         goto done;
@@ -193,6 +233,7 @@ int runner_pump(sbx_conn *c, sbx_proc *child, sbx_h *in, sbx_h *out, sbx_h *err,
     for (;;) {
         struct sbx_wait w[5];
         int room = sbx_outq_len(&c->out) < OUT_HIGH;
+        int sleep_ms = timers(&p);
 
         if (p.exited && p.cout[1] == NULL && p.cout[2] == NULL)
             break;
@@ -210,7 +251,7 @@ int runner_pump(sbx_conn *c, sbx_proc *child, sbx_h *in, sbx_h *out, sbx_h *err,
         w[4].want = SBX_EV_EXIT;
 
         /* After the exit, pipes are read until empty without waiting. */
-        rc = sbx_wait(w, 5, p.exited && room ? 0 : -1);
+        rc = sbx_wait(w, 5, p.exited && room ? 0 : sleep_ms);
         if (rc < 0 && rc != SBX_EINTR)
             goto done;
         if (w[4].got & SBX_EV_EXIT) {
@@ -255,6 +296,7 @@ int runner_pump(sbx_conn *c, sbx_proc *child, sbx_h *in, sbx_h *out, sbx_h *err,
     }
 
     /* Every byte of output is queued ahead of it: the exit frame is last. */
+    p.st.timed_out = p.timed_out;
     rc = sbx_exit_encode(&p.st, &json, &len);
     if ((rc = sbx_conn_put_json(c, SBX_F_EXIT, json, len, rc)) < 0)
         goto done;

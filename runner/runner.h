@@ -14,7 +14,14 @@
  * of the three stdio handles (any may be NULL).  Returns 0 when the exit
  * frame was delivered, or a negative sbx error; in every case the child's
  * process group has been killed and the child reaped before it returns. */
+/* Grace between the polite stop (timeout, forwarded signal) and the end of
+ * the whole tree, unless the request says otherwise. */
+#define SBX_KILL_AFTER_MS 5000
+
+/* timeout_ms (0: none) counts from the call; at expiry the command's group
+ * gets SBX_SIG_TERM, and the whole tree ends kill_after_ms later (0: the
+ * default) if the command is still running; the exit frame says timed_out. */
 int runner_pump(sbx_conn *c, sbx_proc *child, sbx_h *in, sbx_h *out, sbx_h *err,
-                char *why);
+                long long timeout_ms, long long kill_after_ms, char *why);
 
 #endif

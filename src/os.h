@@ -78,6 +78,19 @@ int sbx_sig_init(const int *watch);
 int sbx_sig_take(void);
 /* "TERM" for SIGTERM; NULL when unknown. */
 const char *sbx_sig_name(int sig);
+/* The signals sbx forwards to the command (0-terminated): POSIX SIGINT,
+ * SIGTERM, SIGHUP, SIGQUIT; Windows Ctrl-C, Ctrl-Break and console close. */
+const int *sbx_sig_forwarded(void);
+/* For the runner: terminal and console interrupts are sbx's to forward, so
+ * the runner itself ignores them (Windows: a console handler that swallows
+ * them; POSIX: nothing to do, the runner has its own process group). */
+int sbx_sig_ignore_console(void);
+
+/* Signal numbers with the same meaning on every platform, for terminate
+ * frames: a polite stop (POSIX SIGTERM; Windows Ctrl-Break), and the end of
+ * the whole tree (POSIX SIGKILL to the group; Windows the job). */
+#define SBX_SIG_TERM 15
+#define SBX_SIG_KILL 9
 
 /* ---- processes ---- */
 
@@ -102,10 +115,12 @@ struct sbx_spawn_opts {
     int search_path;    /* execvp rules, with the PATH of `env` */
     int new_group;      /* the child leads a new process group (Windows: a new
                            console process group) */
-    int job;            /* contain the whole tree so that sbx_proc_kill_tree,
-                           and on Windows the owner's exit, end all of it
-                           (Windows: a kill-on-close Job object assigned
-                           before the child runs; POSIX: needs new_group) */
+    int job;            /* contain the whole tree so that sbx_proc_kill_tree
+                           and the owner's death end all of it (Windows: a
+                           kill-on-close Job object assigned before the child
+                           runs; POSIX, with new_group: a guardian process in
+                           the group kills it when the owner's end of a pipe
+                           closes) */
     struct sbx_stdio stdio[3];
 };
 
@@ -192,6 +207,11 @@ int sbx_os_executable(const char *path);
 int sbx_os_sanitize_fds(void);
 /* Points standard stream `which` at the null device. */
 int sbx_os_std_to_null(int which);
+/* The runner dies with `ppid`, its starter (Linux: PR_SET_PDEATHSIG);
+ * elsewhere a no-op, and the channel's end of file does the same job. */
+int sbx_os_die_with_parent(long long ppid);
+/* Moves `tmp` over `path` in one step (rename; MoveFileEx on Windows). */
+int sbx_os_replace_file(const char *tmp, const char *path);
 /* Ends this process the way `st` says the child ended: its exit code, or
  * death by the same signal (no core file).  Does not return. */
 void sbx_os_exit_like(const struct sbx_exit *st);

@@ -9,6 +9,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#ifdef __linux__
+#include <sys/prctl.h>
+#endif
 #include <sys/random.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
@@ -34,6 +37,8 @@ struct sbx_proc {
     int exited;   /* observed with WNOWAIT: the pid is still reserved */
     int reaped;
     struct sbx_exit st;
+    pid_t guardian;  /* 0 when none */
+    int guard_fd;    /* our end of the guardian's pipe, -1 when none */
 };
 
 struct sbx_listener {
@@ -167,6 +172,17 @@ const char *sbx_sig_name(int sig)
         if (names[i].sig == sig)
             return names[i].name;
     return NULL;
+}
+
+const int *sbx_sig_forwarded(void)
+{
+    static const int sigs[] = { SIGINT, SIGTERM, SIGHUP, SIGQUIT, 0 };
+    return sigs;
+}
+
+int sbx_sig_ignore_console(void)
+{
+    return 0;
 }
 
 /* ---- handles ---- */
@@ -505,6 +521,62 @@ static void child_main(const struct sbx_spawn_opts *o, const int fds[3], char **
     child_report(errfd, ST_EXEC, saw_eacces ? EACCES : last);
 }
 
+/* The guardian: a process in the command's process group that waits for
+ * end of file on a pipe whose other end only the runner holds, then kills
+ * the group.  If the runner dies, even by SIGKILL, the command's tree goes
+ * with it.  Runs between fork and _exit: async-signal-safe calls only. */
+static void guardian_main(int rfd, pid_t group)
+{
+    struct sigaction sa;
+    struct rlimit rl;
+    char c;
+
+    (void)setpgid(0, group);
+    /* Signals forwarded to the group are for the command, not for us. */
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = SIG_IGN;
+    sigemptyset(&sa.sa_mask);
+    for (int s = 1; s < NSIG; s++)
+        if (s != SIGKILL && s != SIGSTOP && s != SIGCHLD)
+            (void)sigaction(s, &sa, NULL);
+    /* Hold nothing but the pipe: a stray copy of the command's output pipe
+     * would keep the runner from ever seeing end of file. */
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur > 65536)
+        rl.rlim_cur = 65536;
+    for (int fd = 0; fd < (int)rl.rlim_cur; fd++)
+        if (fd != rfd)
+            (void)close(fd);
+    while (read(rfd, &c, 1) < 0 && errno == EINTR)
+        ;
+    (void)kill(0, SIGKILL);
+    _exit(0);
+}
+
+static int start_guardian(sbx_proc *p)
+{
+    int gp[2];
+    pid_t g;
+
+    if (pipe2(gp, O_CLOEXEC) < 0)
+        return sys_err(errno);
+    g = fork();
+    if (g < 0) {
+        int rc = sys_err(errno);
+        close(gp[0]);
+        close(gp[1]);
+        return rc;
+    }
+    if (g == 0) {
+        close(gp[1]);
+        guardian_main(gp[0], p->pid);
+    }
+    (void)setpgid(g, p->pid);
+    close(gp[0]);
+    p->guardian = g;
+    p->guard_fd = gp[1];
+    return 0;
+}
+
 int sbx_proc_spawn(struct sbx_spawn_opts *o, sbx_proc **out, struct sbx_spawn_fail *fail)
 {
     int fds[3] = { -1, -1, -1 };     /* the child's ends */
@@ -528,6 +600,7 @@ int sbx_proc_spawn(struct sbx_spawn_opts *o, sbx_proc **out, struct sbx_spawn_fa
         spawn_fail(fail, "setup", ENOMEM);
         return SBX_ENOMEM;
     }
+    p->guard_fd = -1;
     cands = path_candidates(o->file, env, o->search_path);
     while (o->argv[argc] != NULL)
         argc++;
@@ -611,6 +684,10 @@ int sbx_proc_spawn(struct sbx_spawn_opts *o, sbx_proc **out, struct sbx_spawn_fa
         goto done;
     }
 
+    if (o->job && o->new_group && (rc = start_guardian(p)) < 0) {
+        spawn_fail(fail, "setup", (int)last_os_error);
+        goto done;
+    }
     for (int i = 0; i < 3; i++) {
         if (parent[i] >= 0) {
             if ((rc = h_new(parent[i], 1, &o->stdio[i].h)) < 0) {
@@ -641,11 +718,13 @@ done:
     free(sh_argv);
     if (p != NULL && p->pid > 0 && rc < 0) {
         /* Spawned, but we could not finish setting it up: do not leave it. */
+        kill(-p->pid, SIGKILL);
         kill(p->pid, SIGKILL);
         while (waitpid(p->pid, NULL, 0) < 0 && errno == EINTR)
             ;
+        p->pid = 0;
     }
-    free(p);
+    sbx_proc_free(p);
     return rc;
 }
 
@@ -700,6 +779,13 @@ void sbx_proc_free(sbx_proc *p)
         return;
     if (p->pid > 0 && !p->reaped && proc_check(p) == 1) {
         while (waitpid(p->pid, NULL, 0) < 0 && errno == EINTR)
+            ;
+    }
+    if (p->guard_fd >= 0) {
+        /* The guardian sees end of file and ends whatever is left of the
+         * group, itself included. */
+        close(p->guard_fd);
+        while (waitpid(p->guardian, NULL, 0) < 0 && errno == EINTR)
             ;
     }
     free(p);
@@ -1050,6 +1136,27 @@ int sbx_os_sanitize_fds(void)
     }
     for (int fd = 3; fd < 4096; fd++)
         close(fd);
+    return 0;
+}
+
+int sbx_os_die_with_parent(long long ppid)
+{
+#ifdef __linux__
+    if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0)
+        return sys_err(errno);
+    /* The parent may have died before the request took effect. */
+    if ((long long)getppid() != ppid)
+        return SBX_EPIPE;
+#else
+    (void)ppid;
+#endif
+    return 0;
+}
+
+int sbx_os_replace_file(const char *tmp, const char *path)
+{
+    if (rename(tmp, path) < 0)
+        return sys_err(errno);
     return 0;
 }
 

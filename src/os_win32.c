@@ -230,6 +230,25 @@ const char *sbx_sig_name(int sig)
     }
 }
 
+const int *sbx_sig_forwarded(void)
+{
+    static const int sigs[] = { WSIG_INT, WSIG_BREAK, WSIG_TERM, 0 };
+    return sigs;
+}
+
+static BOOL WINAPI swallow_ctrl(DWORD type)
+{
+    (void)type;
+    return TRUE;
+}
+
+int sbx_sig_ignore_console(void)
+{
+    if (!SetConsoleCtrlHandler(swallow_ctrl, TRUE))
+        return last_err();
+    return 0;
+}
+
 /* ---- handles ---- */
 
 static sbx_h *h_alloc(HANDLE h, int owned, int kind)
@@ -1071,10 +1090,11 @@ int sbx_proc_poll(sbx_proc *p, struct sbx_exit *st)
 
 int sbx_proc_kill_group(sbx_proc *p, int sig)
 {
-    /* Windows has no signals to deliver to a tree: an interrupt becomes a
-     * Ctrl-Break for the command's console process group, anything else
-     * ends the job. */
-    if ((sig == WSIG_INT || sig == WSIG_BREAK) && !p->exited &&
+    /* Windows has no signals to deliver to a tree: an interrupt or a polite
+     * stop becomes a Ctrl-Break for the command's console process group
+     * (Ctrl-C cannot be sent to a group other than one's own), anything
+     * else, or a command without a console, ends the job. */
+    if ((sig == WSIG_INT || sig == WSIG_BREAK || sig == WSIG_TERM) && !p->exited &&
         GenerateConsoleCtrlEvent(CTRL_BREAK_EVENT, p->pid))
         return 0;
     return sbx_proc_kill_tree(p);
@@ -1454,6 +1474,26 @@ int sbx_os_std_to_null(int which)
     if (h == INVALID_HANDLE_VALUE || !SetStdHandle(ids[which], h))
         return last_err();
     return 0;
+}
+
+int sbx_os_die_with_parent(long long ppid)
+{
+    (void)ppid; /* the channel's end of file, and the job, do this here */
+    return 0;
+}
+
+int sbx_os_replace_file(const char *tmp, const char *path)
+{
+    wchar_t *wt = to_w(tmp), *wp = to_w(path);
+    int rc = 0;
+
+    if (wt == NULL || wp == NULL)
+        rc = SBX_EINVAL;
+    else if (!MoveFileExW(wt, wp, MOVEFILE_REPLACE_EXISTING | MOVEFILE_WRITE_THROUGH))
+        rc = last_err();
+    free(wt);
+    free(wp);
+    return rc;
 }
 
 void sbx_os_exit_like(const struct sbx_exit *st)

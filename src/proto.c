@@ -390,7 +390,15 @@ int sbx_spawn_req_encode(const struct sbx_spawn_req *m, char **json, size_t *len
     ok = cJSON_AddItemToObject(o, "argv", argv);
     ok = cJSON_AddItemToObject(o, "cwd", cwd) && ok;
     ok = cJSON_AddItemToObject(o, "env", env) && ok;
-    ok = ok && cJSON_AddObjectToObject(o, "options") != NULL;
+    if (ok) {
+        cJSON *opts = cJSON_AddObjectToObject(o, "options");
+        ok = opts != NULL;
+        /* Members at their defaults are left out. */
+        if (ok && m->timeout_ms > 0)
+            ok = cJSON_AddNumberToObject(opts, "timeout_ms", (double)m->timeout_ms) != NULL;
+        if (ok && m->kill_after_ms > 0)
+            ok = cJSON_AddNumberToObject(opts, "kill_after_ms", (double)m->kill_after_ms) != NULL;
+    }
     return finish(o, ok, json, len);
 }
 
@@ -429,6 +437,15 @@ int sbx_spawn_req_decode(const uint8_t *p, size_t n, struct sbx_spawn_req *m, ch
     if (opts != NULL && !cJSON_IsObject(opts)) {
         rc = fail(why, "spawn: member 'options' is not an object");
         goto fail;
+    }
+    if (opts != NULL) {
+        /* Up to a year, in milliseconds: far inside a double's exact range. */
+        const long long year = 366LL * 24 * 3600 * 1000;
+        if ((rc = get_int(opts, "timeout_ms", 0, year, 0, &m->timeout_ms, "spawn.options",
+                          why)) < 0 ||
+            (rc = get_int(opts, "kill_after_ms", 0, year, 0, &m->kill_after_ms,
+                          "spawn.options", why)) < 0)
+            goto fail;
     }
     cJSON_Delete(o);
     return 0;
@@ -554,6 +571,8 @@ int sbx_exit_encode(const struct sbx_exit *m, char **json, size_t *len)
         ok = cJSON_AddStringToObject(o, "how", "exited") &&
              cJSON_AddNumberToObject(o, "code", (double)m->code);
     }
+    if (ok && m->timed_out)
+        ok = cJSON_AddBoolToObject(o, "timed_out", 1) != NULL;
     return finish(o, ok, json, len);
 }
 
@@ -583,6 +602,8 @@ int sbx_exit_decode(const uint8_t *p, size_t n, struct sbx_exit *m, char *why)
     } else {
         rc = fail(why, "exit: unknown 'how' value");
     }
+    if (rc >= 0)
+        rc = get_bool(o, "timed_out", &m->timed_out, "exit", why);
     cJSON_Delete(o);
     return rc < 0 ? rc : 0;
 }

@@ -37,6 +37,8 @@ struct sbx_spawn_req {
     char *cwd;
     char **env; /* envc "NAME=VALUE" strings plus a NULL */
     size_t envc;
+    long long timeout_ms;    /* options.timeout_ms; 0: none */
+    long long kill_after_ms; /* options.kill_after_ms; 0: the runner's default */
 };
 
 struct sbx_spawned {
@@ -57,6 +59,7 @@ struct sbx_exit {
     long long code; /* SBX_EXITED: 0..255 on POSIX, 0..0xffffffff on Windows */
     int signal;     /* SBX_SIGNALED */
     int core;       /* SBX_SIGNALED: a core was dumped */
+    int timed_out;  /* the runner ended it at the request's timeout */
 };
 
 struct sbx_terminate {

@@ -89,7 +89,7 @@ Test(proto, unknown_members_are_ignored)
 
 static void spawn_round_trip(char **argv, size_t argc, const char *cwd, char **env, size_t envc)
 {
-    struct sbx_spawn_req in = { argv, argc, (char *)cwd, env, envc }, out;
+    struct sbx_spawn_req in = { argv, argc, (char *)cwd, env, envc, 0, 0 }, out;
     char why[SBX_WHY] = "";
     char *json;
     size_t len;
@@ -147,6 +147,29 @@ Test(proto, spawn_round_trip_random_bytes)
     }
 }
 
+Test(proto, spawn_options_round_trip)
+{
+    char *argv[] = { "sleep", "100" }, *env[] = { "A=1" };
+    struct sbx_spawn_req in = { argv, 2, "/", env, 1, 90000, 2500 }, out;
+    char why[SBX_WHY] = "";
+    char *json;
+    size_t len;
+
+    cr_assert_eq(sbx_spawn_req_encode(&in, &json, &len), 0);
+    cr_assert(strstr(json, "\"timeout_ms\":90000") != NULL, "%s", json);
+    cr_assert_eq(sbx_spawn_req_decode((uint8_t *)json, len, &out, why), 0, "%s", why);
+    cr_assert_eq(out.timeout_ms, 90000);
+    cr_assert_eq(out.kill_after_ms, 2500);
+    sbx_spawn_req_free(&out);
+    free(json);
+
+    /* Defaults are left out, so version-1 requests look as they always did. */
+    in.timeout_ms = in.kill_after_ms = 0;
+    cr_assert_eq(sbx_spawn_req_encode(&in, &json, &len), 0);
+    cr_assert(strstr(json, "\"options\":{}") != NULL, "%s", json);
+    free(json);
+}
+
 Test(proto, spawn_malformed)
 {
     static const char *const bad[] = {
@@ -171,6 +194,10 @@ Test(proto, spawn_malformed)
         "{\"argv\":[{\"bytes\":\"6c\"}],\"cwd\":\"/\",\"env\":[]}",
         "{\"argv\":[\"\xff\"],\"cwd\":\"/\",\"env\":[]}",
         "{\"argv\":[\"ls\"],\"cwd\":\"/\",\"env\":[],\"options\":[]}",
+        "{\"argv\":[\"ls\"],\"cwd\":\"/\",\"env\":[],\"options\":{\"timeout_ms\":-1}}",
+        "{\"argv\":[\"ls\"],\"cwd\":\"/\",\"env\":[],\"options\":{\"timeout_ms\":\"5s\"}}",
+        "{\"argv\":[\"ls\"],\"cwd\":\"/\",\"env\":[],\"options\":{\"kill_after_ms\":1.5}}",
+        "{\"argv\":[\"ls\"],\"cwd\":\"/\",\"env\":[],\"options\":{\"timeout_ms\":1e30}}",
     };
 
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
@@ -250,10 +277,11 @@ Test(proto, spawned_and_errors_round_trip)
 Test(proto, exit_round_trip)
 {
     static const struct sbx_exit cases[] = {
-        { SBX_EXITED, 0, 0, 0 },  { SBX_EXITED, 3, 0, 0 },
-        { SBX_EXITED, 255, 0, 0 }, { SBX_EXITED, 0xC0000005LL, 0, 0 },
-        { SBX_EXITED, 0xffffffffLL, 0, 0 }, { SBX_SIGNALED, 0, 15, 0 },
-        { SBX_SIGNALED, 0, 11, 1 },
+        { SBX_EXITED, 0, 0, 0, 0 },  { SBX_EXITED, 3, 0, 0, 0 },
+        { SBX_EXITED, 255, 0, 0, 0 }, { SBX_EXITED, 0xC0000005LL, 0, 0, 0 },
+        { SBX_EXITED, 0xffffffffLL, 0, 0, 0 }, { SBX_SIGNALED, 0, 15, 0, 0 },
+        { SBX_SIGNALED, 0, 11, 1, 0 }, { SBX_SIGNALED, 0, 15, 0, 1 },
+        { SBX_EXITED, 0, 0, 0, 1 },
     };
 
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
@@ -265,6 +293,7 @@ Test(proto, exit_round_trip)
         cr_assert_eq(sbx_exit_encode(&cases[i], &json, &len), 0);
         cr_assert_eq(sbx_exit_decode((uint8_t *)json, len, &out, why), 0, "%s", why);
         cr_assert_eq(out.how, cases[i].how);
+        cr_assert_eq(out.timed_out, cases[i].timed_out, "%s", json);
         if (out.how == SBX_EXITED) {
             cr_assert_eq(out.code, cases[i].code, "%s", json);
         } else {
@@ -286,6 +315,7 @@ Test(proto, small_messages_malformed)
         { 1, "{\"how\":\"exited\",\"code\":4294967296}" }, { 1, "{\"how\":\"signaled\"}" },
         { 1, "{\"how\":\"signaled\",\"signal\":0}" }, { 1, "{\"how\":\"signaled\",\"signal\":9,\"core\":1}" },
         { 1, "{\"how\":\"vanished\",\"code\":1}" }, { 1, "{\"how\":3}" },
+        { 1, "{\"how\":\"exited\",\"code\":0,\"timed_out\":1}" },
         { 2, "{}" }, { 2, "{\"signal\":\"INT\"}" }, { 2, "{\"signal\":256}" },
         { 3, "{}" }, { 3, "{\"message\":7}" },
         { 4, "{}" }, { 4, "{\"stage\":\"exec\"}" }, { 4, "{\"stage\":1,\"error\":\"ENOENT\"}" },
