@@ -210,27 +210,29 @@ static char *find_runner(void)
     exit(EXIT_SBX_FAILED);
 }
 
-static int spawn_failure(const struct session_out *o, const char *cmd, const char *cwd)
+/* Prints the one line for a command that could not start, and returns the
+ * exit status; `msg` receives the same line for the report. */
+static int spawn_failure(const struct session_out *o, const char *cmd, const char *cwd,
+                         char *msg, size_t cap)
 {
     const struct sbx_spawn_error *se = &o->se;
     const char *text = se->message && se->message[0] ? se->message : sbx_err_str(se->err);
+    int status = EXIT_SBX_FAILED;
 
     if (strcmp(se->stage, "exec") == 0) {
-        if (se->err == SBX_ENOENT) {
-            if (strchr(cmd, '/') == NULL)
-                fprintf(stderr, "sbx: %s: command not found\n", cmd);
-            else
-                fprintf(stderr, "sbx: %s: %s\n", cmd, text);
-            return EXIT_NOT_FOUND;
+        if (se->err == SBX_ENOENT && strchr(cmd, '/') == NULL) {
+            snprintf(msg, cap, "%s: command not found", cmd);
+        } else {
+            snprintf(msg, cap, "%s: %s", cmd, text);
         }
-        fprintf(stderr, "sbx: %s: %s\n", cmd, text);
-        return EXIT_NOT_EXECUTABLE;
+        status = se->err == SBX_ENOENT ? EXIT_NOT_FOUND : EXIT_NOT_EXECUTABLE;
+    } else if (strcmp(se->stage, "chdir") == 0) {
+        snprintf(msg, cap, "cannot change directory to '%s': %s", cwd, text);
+    } else {
+        snprintf(msg, cap, "cannot start %s (%s): %s", cmd, se->stage, text);
     }
-    if (strcmp(se->stage, "chdir") == 0)
-        fprintf(stderr, "sbx: cannot change directory to '%s': %s\n", cwd, text);
-    else
-        fprintf(stderr, "sbx: cannot start %s (%s): %s\n", cmd, se->stage, text);
-    return EXIT_SBX_FAILED;
+    fprintf(stderr, "sbx: %s\n", msg);
+    return status;
 }
 
 static int cmd_run(int argc, char **argv)
@@ -369,10 +371,12 @@ static int cmd_run(int argc, char **argv)
         sbx_os_exit_like(&out.st); /* does not return */
         status = EXIT_SBX_FAILED;
         break;
-    case SESSION_SPAWN_FAILED:
-        status = spawn_failure(&out, argv[optind], cwd);
-        write_report("spawn_failed", status, &out, NULL);
+    case SESSION_SPAWN_FAILED: {
+        char msg[1024];
+        status = spawn_failure(&out, argv[optind], cwd, msg, sizeof(msg));
+        write_report("spawn_failed", status, &out, msg);
         break;
+    }
     case SESSION_INTERRUPTED: {
         /* Interrupted before the command existed: end as the signal says,
          * like a shell whose foreground job never started. */

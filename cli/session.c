@@ -211,6 +211,10 @@ static int handshake(struct sess *s, const char *nonce)
         set_msg(s->out, "runner did not say hello within %d ms", r->connect_ms);
         return rc;
     }
+    if (rc == SBX_EPROTO || rc == SBX_E2BIG) {
+        set_msg(s->out, "protocol error: malformed frame from the runner during the handshake");
+        return rc;
+    }
     if (rc < 0) {
         set_msg(s->out, "runner closed the channel during the handshake");
         return rc;
@@ -539,7 +543,11 @@ done:
     /* The runner ends on its own once the channel is closed. */
     {
         struct sbx_exit rst;
-        if (reap_runner(&s, s.runner_died ? 1000 : 5000, &rst) == 0 && s.runner_died &&
+        /* After a clean exit frame the runner is on its way out; after a
+         * failure it may be wedged, and nothing it could still say matters. */
+        int grace = out->result == SESSION_EXITED || out->result == SESSION_SPAWN_FAILED ? 5000
+                    : s.runner_died ? 1000 : 100;
+        if (reap_runner(&s, grace, &rst) == 0 && s.runner_died &&
             out->result == SESSION_FAILED) {
             size_t n = strlen(out->msg);
             if (rst.how == SBX_SIGNALED)

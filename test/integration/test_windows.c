@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <signal.h>
 #include <unistd.h>
 
 static char wine[4096], sbx_exe[4200], runner_exe[4200], helper_exe[4200], wintest_exe[4200];
@@ -380,5 +381,71 @@ Test(windows, real_windows_program, .timeout = 180)
 	p = run_win(NULL, ARGV("cmd", "/c", "echo hi"), NULL, 0, NULL);
 	EXPECT_EXIT(p, 0);
 	EXPECT_OUT(p, "hi\r\n");
+	sp_free(p);
+}
+
+Test(windows, timeout_ends_the_job_and_exits_124, .timeout = 180)
+{
+	char *dir = it_tmpdir(), report[4300];
+	long long t0 = sp_now_ms();
+	struct sp *p;
+	FILE *f;
+	char buf[2048] = "";
+
+	need_wine();
+	snprintf(report, sizeof(report), "%s/report.json", dir);
+	p = run_win(ARGV("--timeout", "1s", "--kill-after", "1s", "--report", report),
+		    HELPER_ARGS("sleep", "100000"), NULL, 0, NULL);
+	EXPECT_EXIT(p, 124);
+	EXPECT_SBX_LINE(p, "timed out after 1s");
+	cr_assert_lt(sp_now_ms() - t0, 30000, "took %lld ms", sp_now_ms() - t0);
+	f = fopen(report, "r");
+	cr_assert_not_null(f, "no report at %s", report);
+	(void)!fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	cr_assert(strstr(buf, "\"result\":\t\"timed_out\"") != NULL, "%s", buf);
+	cr_assert(strstr(buf, "\"exit_status\":\t124") != NULL, "%s", buf);
+	sp_free(p);
+}
+
+Test(windows, runner_killed_ends_the_command, .timeout = 180)
+{
+	const char *argv[] = { NULL, NULL, "run", "--same-user", "--", NULL, "sleep", "100000", NULL };
+	char cmd[256];
+	struct sp *p;
+	FILE *ps;
+	long pid = 0;
+
+	need_wine();
+	argv[0] = wine;
+	argv[1] = sbx_exe;
+	argv[5] = helper_exe;
+	p = sp_start(&(struct sp_opts){ .argv = argv, .envp = wine_env, .stdin_mode = SP_IN_NULL,
+					.timeout_ms = 120000 });
+	/* Wine runs each Windows process as a Unix process: find the runner's,
+	 * once it has settled (Wine's loader re-executes itself at start). */
+	for (int i = 0; i < 200; i++) {
+		long found = 0;
+		ps = popen("pgrep -n -f 'sbx-runne[r].exe --connect'", "r");
+		if (ps != NULL) {
+			if (fscanf(ps, "%ld", &found) != 1)
+				found = 0;
+			pclose(ps);
+		}
+		if (found != 0 && found == pid)
+			break;
+		pid = found;
+		sp_pump_for(p, 300);
+	}
+	cr_assert_gt(pid, 0, "no runner process found");
+	sp_pump_for(p, 1000);
+	kill((pid_t)pid, SIGKILL);
+	sp_wait(p);
+	EXPECT_EXIT(p, 125);
+	EXPECT_SBX_LINE(p, "runner exited unexpectedly");
+	snprintf(cmd, sizeof(cmd), "pgrep -f 'sbx-testhelpe[r].exe sleep 100000' >/dev/null");
+	for (int i = 0; i < 100 && system(cmd) == 0; i++)
+		usleep(100000);
+	cr_assert_neq(system(cmd), 0, "the command outlived its runner");
 	sp_free(p);
 }
