@@ -449,3 +449,28 @@ Test(windows, runner_killed_ends_the_command, .timeout = 180)
 	cr_assert_neq(system(cmd), 0, "the command outlived its runner");
 	sp_free(p);
 }
+
+Test(windows, closed_stdout_breaks_the_commands_pipe, .timeout = 180)
+{
+	const char *argv[] = { NULL, NULL, "run", "--same-user", "--", NULL, "write", "out",
+			       "1000000000", "1", NULL };
+	long long t0;
+	struct sp *p;
+
+	need_wine();
+	argv[0] = wine;
+	argv[1] = sbx_exe;
+	argv[5] = helper_exe;
+	p = sp_start(&(struct sp_opts){ .argv = argv, .envp = wine_env, .stdin_mode = SP_IN_NULL,
+					.timeout_ms = 120000 });
+	while (p->out_len < 10 && !sp_has_exited(p))
+		sp_pump_for(p, 20);
+	t0 = sp_now_ms();
+	sp_close_out(p);
+	sp_wait(p);
+	/* The helper exits 99 when its WriteFile fails: it saw the broken pipe
+	 * instead of writing a gigabyte into nowhere. */
+	EXPECT_EXIT(p, 99);
+	cr_assert_lt(sp_now_ms() - t0, 10000, "took %lld ms after stdout closed", sp_now_ms() - t0);
+	sp_free(p);
+}
