@@ -4,6 +4,9 @@
 #   make check                install missing test dependencies, build, run every test
 #   make install              PREFIX (default /usr/local) and DESTDIR are honoured
 #   make clean
+#   make win                  Windows programs with mingw-w64 (docs/windows.md)
+#   make fuzz                 libFuzzer harnesses in build/fuzz (clang)
+#   make fuzz-run             each harness FUZZ_SECONDS (60); fails on any finding
 #   WERROR=1                  make warnings fatal (CI sets it)
 
 VERSION    := 0.1.0
@@ -201,3 +204,5 @@ clean:
 	rm -rf $(B)
 
 -include $(wildcard $(B)/obj/*/*.d $(B)/obj/*/*/*.d $(WB)/obj/*/*.d)
+
+include test/fuzz/fuzz.mk

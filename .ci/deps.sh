@@ -10,10 +10,19 @@ case $what in
 build) debs="gcc libc6-dev make pkg-config libcjson-dev" ;;
 test)  debs="gcc libc6-dev make pkg-config libcjson-dev libcriterion-dev" ;;
 win)   debs="gcc-mingw-w64-x86-64 wine wine64 ca-certificates" ;;
-*)     echo "usage: $0 build|test|win" >&2; exit 2 ;;
+fuzz)  debs="make pkg-config libcjson-dev clang libclang-rt-14-dev" ;;
+*)     echo "usage: $0 build|test|win|fuzz" >&2; exit 2 ;;
 esac
 
 have_pc() {
+    if [ "$what" = fuzz ]; then
+        # clang alone is not enough: libFuzzer and the sanitizers are a
+        # separate package that clang only recommends.
+        command -v clang >/dev/null 2>&1 && command -v pkg-config >/dev/null 2>&1 &&
+            pkg-config --exists libcjson &&
+            [ -f "$(clang -print-resource-dir)/lib/linux/libclang_rt.fuzzer-$(uname -m).a" ]
+        return
+    fi
     if [ "$what" = win ]; then
         command -v x86_64-w64-mingw32-gcc >/dev/null 2>&1 && command -v wine >/dev/null 2>&1
         return
@@ -53,6 +62,11 @@ if command -v apt-get >/dev/null 2>&1 && command -v dpkg-query >/dev/null 2>&1; 
     exit 1
 fi
 
+if [ "$what" = fuzz ]; then
+    echo "sbx deps: fuzzing needs clang with compiler-rt (libFuzzer, ASan, UBSan) and libcjson" >&2
+    echo "  (Fedora: clang compiler-rt cjson-devel; Arch: clang compiler-rt cjson; Alpine: clang compiler-rt cjson-dev)" >&2
+    exit 1
+fi
 if [ "$what" = win ]; then
     echo "sbx deps: the Windows cross-build needs x86_64-w64-mingw32-gcc and wine" >&2
     echo "  (Debian/Ubuntu: gcc-mingw-w64-x86-64 wine wine64; Fedora: mingw64-gcc wine)" >&2

@@ -1,3 +1,4 @@
+#include <ctype.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -62,8 +63,8 @@ int sbx_utf8_valid(const char *str, size_t n)
     return 1;
 }
 
-/* cJSON turns "\u0000" into a NUL that silently truncates the string, so
- * such escapes are refused before parsing.  Walks the text tracking whether
+/* cJSON turns "\u0000" (and a malformed \u escape) into a NUL that silently
+ * truncates the string, so such escapes are refused before parsing.  Walks the text tracking whether
  * it is inside a string and after a backslash. */
 static int has_nul_escape(const char *s, size_t n)
 {
@@ -80,10 +81,20 @@ static int has_nul_escape(const char *s, size_t n)
         if (s[i] == '"') {
             in_str = 0;
         } else if (s[i] == '\\') {
-            if (i + 1 < n && s[i + 1] == 'u' && n - i >= 6 &&
-                memcmp(s + i + 2, "0000", 4) == 0)
-                return 1;
-            i++; /* skip the escaped character */
+            if (i + 1 < n && s[i + 1] == 'u') {
+                /* cJSON reads a \u escape whose four characters are not all
+                 * hex digits as U+0000 too, cutting the string short. */
+                if (n - i < 6 || memcmp(s + i + 2, "0000", 4) == 0)
+                    return 1;
+                for (size_t k = 2; k < 6; k++)
+                    if (!isxdigit((unsigned char)s[i + k]))
+                        return 1;
+                i += 5;
+            } else {
+                if (i + 1 < n && s[i + 1] == '\0')
+                    return 1;
+                i++; /* skip the escaped character */
+            }
         }
     }
     return 0;

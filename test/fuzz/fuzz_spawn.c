@@ -1,0 +1,200 @@
+/* libFuzzer harness for sbx_spawn_req_decode (src/proto.c).
+ *
+ * The input is a spawn frame's JSON payload.  The spawn request is the
+ * richest message — arrays, the {"hex": ...} byte-string form, NAME=VALUE
+ * rules — and the runner executes what it decodes, so beyond memory safety
+ * it gets a round-trip oracle: a request that decodes is re-encoded and
+ * decoded again, and must come back identical; encoding that second request
+ * must give the very same JSON text as the first encoding.  The round trip
+ * cannot see bytes lost in the first decoding (a string cut at an embedded
+ * NUL re-encodes just as well), so each decoded string is also compared with
+ * the input's own JSON, read here with cJSON directly, and a payload that
+ * holds a NUL, a \u0000 or a malformed \u escape — which cJSON cuts short
+ * in the same way, so the comparison misses it — must not decode at all.
+ */
+#include <ctype.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cJSON.h>
+
+#include "err.h"
+#include "proto.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+/* Not assert(): a build with NDEBUG must not silently stop checking. */
+#define CHECK(c)                                                                             \
+    do {                                                                                     \
+        if (!(c)) {                                                                          \
+            fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #c);            \
+            abort();                                                                         \
+        }                                                                                    \
+    } while (0)
+
+/* docs/protocol.md: an escaped NUL (\u0000) is a protocol error, and so is
+ * malformed JSON such as a \u escape without four hex digits, which a lax
+ * parser may read as U+0000.  Either would cut a C string short, so a
+ * decoder that accepts one has lost bytes.  Escapes are found left to right:
+ * a backslash outside a string is malformed JSON anyway. */
+static int hides_nul(const uint8_t *p, size_t n)
+{
+    if (memchr(p, '\0', n) != NULL)
+        return 1;
+    for (size_t i = 0; i < n; i++) {
+        if (p[i] != '\\')
+            continue;
+        if (i + 1 < n && p[i + 1] == 'u') {
+            if (n - i < 6 || memcmp(p + i + 2, "0000", 4) == 0)
+                return 1;
+            for (size_t k = 2; k < 6; k++)
+                if (!isxdigit(p[i + k]))
+                    return 1;
+            i += 5;
+        } else {
+            i++;
+        }
+    }
+    return 0;
+}
+
+/* The bound docs/protocol.md gives for options.timeout_ms and kill_after_ms. */
+#define YEAR_MS 31622400000LL
+
+/* What docs/protocol.md promises about a request that decoded. */
+static void check_valid(const struct sbx_spawn_req *m)
+{
+    CHECK(m->argc >= 1 && m->argc <= SBX_MAX_ARGC);
+    CHECK(m->envc <= SBX_MAX_ENVC);
+    CHECK(m->argv != NULL && m->argv[m->argc] == NULL);
+    CHECK(m->env != NULL && m->env[m->envc] == NULL);
+    for (size_t i = 0; i < m->argc; i++)
+        CHECK(m->argv[i] != NULL);
+    for (size_t i = 0; i < m->envc; i++) {
+        /* The name is at least one byte and ends at the first '=' after it. */
+        CHECK(m->env[i] != NULL && m->env[i][0] != '\0');
+        CHECK(strchr(m->env[i] + 1, '=') != NULL);
+    }
+    CHECK(m->cwd != NULL && m->cwd[0] != '\0');
+    /* options: integers from 0 to a year of milliseconds, 0 when absent. */
+    CHECK(m->timeout_ms >= 0 && m->timeout_ms <= YEAR_MS);
+    CHECK(m->kill_after_ms >= 0 && m->kill_after_ms <= YEAR_MS);
+}
+
+static void check_same(const struct sbx_spawn_req *a, const struct sbx_spawn_req *b)
+{
+    CHECK(a->argc == b->argc);
+    CHECK(a->envc == b->envc);
+    for (size_t i = 0; i < a->argc; i++)
+        CHECK(strcmp(a->argv[i], b->argv[i]) == 0);
+    for (size_t i = 0; i < a->envc; i++)
+        CHECK(strcmp(a->env[i], b->env[i]) == 0);
+    CHECK(strcmp(a->cwd, b->cwd) == 0);
+    CHECK(a->timeout_ms == b->timeout_ms);
+    CHECK(a->kill_after_ms == b->kill_after_ms);
+}
+
+/* The bytes a wire string stands for (docs/protocol.md, "Byte strings"),
+ * checked against what the decoder made of it. */
+static void check_wire_str(const cJSON *v, const char *got)
+{
+    if (cJSON_IsString(v)) {
+        CHECK(strcmp(v->valuestring, got) == 0);
+        return;
+    }
+    const cJSON *h = cJSON_GetObjectItemCaseSensitive(v, "hex");
+    CHECK(cJSON_IsObject(v) && cJSON_IsString(h));
+    size_t n = strlen(h->valuestring);
+    CHECK(n % 2 == 0);
+    CHECK(strlen(got) == n / 2);
+    for (size_t i = 0; i < n / 2; i++) {
+        unsigned byte;
+        CHECK(sscanf(h->valuestring + 2 * i, "%2x", &byte) == 1);
+        CHECK((unsigned char)got[i] == byte);
+    }
+}
+
+static void check_against_input(const uint8_t *data, size_t size, const struct sbx_spawn_req *m)
+{
+    cJSON *o = cJSON_ParseWithLength((const char *)data, size);
+    const cJSON *argv, *env, *it;
+    size_t i;
+
+    CHECK(o != NULL);
+    argv = cJSON_GetObjectItemCaseSensitive(o, "argv");
+    env = cJSON_GetObjectItemCaseSensitive(o, "env");
+    CHECK((size_t)cJSON_GetArraySize(argv) == m->argc);
+    CHECK((size_t)cJSON_GetArraySize(env) == m->envc);
+    i = 0;
+    cJSON_ArrayForEach(it, argv)
+        check_wire_str(it, m->argv[i++]);
+    i = 0;
+    cJSON_ArrayForEach(it, env)
+        check_wire_str(it, m->env[i++]);
+    check_wire_str(cJSON_GetObjectItemCaseSensitive(o, "cwd"), m->cwd);
+    cJSON_Delete(o);
+}
+
+/* A failed decode leaves a zeroed struct and a one-line reason. */
+static void check_failed(int rc, const struct sbx_spawn_req *m, const char *why)
+{
+    CHECK(rc == SBX_EPROTO || rc == SBX_ENOMEM);
+    CHECK(m->argv == NULL && m->env == NULL && m->cwd == NULL);
+    CHECK(m->argc == 0 && m->envc == 0);
+    CHECK(m->timeout_ms == 0 && m->kill_after_ms == 0);
+    if (rc == SBX_EPROTO) {
+        size_t n = strnlen(why, SBX_WHY);
+        CHECK(n > 0 && n < SBX_WHY);
+        CHECK(strchr(why, '\n') == NULL);
+    }
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    struct sbx_spawn_req m, m2;
+    char why[SBX_WHY], *json = NULL, *json2 = NULL;
+    size_t len = 0, len2 = 0;
+    int rc;
+
+    /* Garbage in `why`, so an unterminated reason is noticed. */
+    memset(why, 'x', sizeof(why));
+    memset(&m, 0xa5, sizeof(m));
+    rc = sbx_spawn_req_decode(data, size, &m, why);
+    if (rc != 0) {
+        check_failed(rc, &m, why);
+        return 0;
+    }
+    if (hides_nul(data, size)) {
+        fprintf(stderr, "accepted a NUL, a \\u0000 or a malformed \\u escape: "
+                        "decoded strings may be cut short\n");
+        abort();
+    }
+    check_valid(&m);
+    check_against_input(data, size, &m);
+
+    CHECK(sbx_spawn_req_encode(&m, &json, &len) == 0);
+    CHECK(json != NULL && strlen(json) == len);
+
+    memset(&m2, 0xa5, sizeof(m2));
+    rc = sbx_spawn_req_decode((const uint8_t *)json, len, &m2, why);
+    if (rc != 0)
+        fprintf(stderr, "re-encoded request does not decode: %.*s\nJSON: %s\n", SBX_WHY, why,
+                json);
+    CHECK(rc == 0);
+    check_valid(&m2);
+    check_same(&m, &m2);
+
+    CHECK(sbx_spawn_req_encode(&m2, &json2, &len2) == 0);
+    CHECK(len2 == len && memcmp(json, json2, len) == 0);
+
+    free(json);
+    free(json2);
+    sbx_spawn_req_free(&m);
+    sbx_spawn_req_free(&m2);
+    /* _free() leaves a zeroed struct that may be freed again. */
+    CHECK(m.argv == NULL && m.env == NULL && m.cwd == NULL);
+    sbx_spawn_req_free(&m);
+    return 0;
+}

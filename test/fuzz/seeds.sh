@@ -1,0 +1,142 @@
+#!/bin/sh
+# Writes the fuzzers' seed corpora and JSON dictionary:
+#
+#   sh test/fuzz/seeds.sh docs/protocol.md build/fuzz
+#
+# The seeds for the protocol harnesses are the ```hex example=NAME blocks of
+# the specification: whole frames for fuzz_frame (each one, and all of them
+# as one stream), the JSON payload after the 8-byte header for fuzz_spawn,
+# and the selector byte plus the payload for fuzz_msg.  The quoting and
+# WTF-8 harnesses get a few hand-picked strings.  Everything goes under
+# OUT/corpus/<harness>/ and OUT/json.dict; nothing here is committed.
+set -eu
+
+doc=$1
+out=$2
+corpus=$out/corpus
+
+rm -rf "$corpus"
+mkdir -p "$corpus/fuzz_frame" "$corpus/fuzz_spawn" "$corpus/fuzz_msg" \
+         "$corpus/fuzz_winargv" "$corpus/fuzz_wtf8"
+
+# One line per example: its name, then its bytes as printf octal escapes.
+# Plain POSIX awk (no strtonum), so mawk and busybox do as well as gawk.
+examples=$(awk '
+    function hexval(s,   i, v) {
+        v = 0
+        for (i = 1; i <= length(s); i++)
+            v = v * 16 + index("0123456789abcdef", tolower(substr(s, i, 1))) - 1
+        return v
+    }
+    /^```hex example=/ { name = substr($0, 16); bytes = ""; inside = 1; next }
+    inside && /^```/   { print name "\t" bytes; inside = 0; next }
+    inside {
+        for (i = 1; i <= NF; i++)
+            bytes = bytes sprintf("\\%03o", hexval($i))
+    }
+' "$doc")
+
+if [ -z "$examples" ]; then
+    echo "seeds.sh: no \`\`\`hex example= blocks in $doc" >&2
+    exit 1
+fi
+
+# The index of each message decoder in fuzz_msg.c's table.
+msg_index() {
+    case $1 in
+    hello) echo 0 ;;
+    spawned) echo 1 ;;
+    spawn-error) echo 2 ;;
+    exit | exit-signal) echo 3 ;;
+    terminate) echo 4 ;;
+    error) echo 5 ;;
+    *) echo "" ;;
+    esac
+}
+
+tab=$(printf '\t')
+stream=
+n=0
+while IFS=$tab read -r name esc; do
+    n=$((n + 1))
+    # Each escape is 4 characters; the header is the first 8 bytes.
+    payload=${esc#????????????????????????????????}
+    printf "$esc" >"$corpus/fuzz_frame/$name"
+    stream=$stream$esc
+    if [ "$name" = spawn ]; then
+        printf "$payload" >"$corpus/fuzz_spawn/$name"
+    fi
+    idx=$(msg_index "$name")
+    if [ -n "$idx" ]; then
+        printf "\\00$idx$payload" >"$corpus/fuzz_msg/$name"
+    fi
+done <<EOF
+$examples
+EOF
+printf "$stream" >"$corpus/fuzz_frame/conversation"
+
+# Members that the examples leave at their defaults.
+printf '%s' '{"argv":["sleep","100"],"cwd":"/","env":["A=1","=C:=C:\\"],' \
+    '"options":{"timeout_ms":90000,"kill_after_ms":2500}}' >"$corpus/fuzz_spawn/options"
+printf '\003%s' '{"how":"signaled","signal":15,"core":true,"timed_out":true}' \
+    >"$corpus/fuzz_msg/exit-timed-out"
+
+# argv as NUL-separated strings: the spec's spawn argv, and the quoting
+# rules' corners (backslashes before quotes and at the end, empty arguments,
+# wildcards, a space in argv[0]).
+printf 'printf\000%%s\\n\000a b\000caf\303\251\000\377' >"$corpus/fuzz_winargv/spawn-argv"
+printf 'C:\\Program Files\\x.exe\000a\\\\\000"q"\000\000 \t\000*?\000b\\\\"c\\' \
+    >"$corpus/fuzz_winargv/corners"
+printf 'prog a\\\\\\"b "c d" """" e\\f ""' >"$corpus/fuzz_winargv/cmdline"
+
+# WTF-8 bytes (a lone high and a lone low surrogate, a 4-byte character),
+# and UTF-16LE units (a, a lone D800, b, the pair D83D DE00).
+printf 'caf\303\251 \360\237\230\200' >"$corpus/fuzz_wtf8/utf8"
+printf '\355\240\200x\355\260\200' >"$corpus/fuzz_wtf8/lone-surrogates"
+printf 'a\000\000\330b\000\075\330\000\336' >"$corpus/fuzz_wtf8/utf16le"
+
+# Member names and values of the JSON payloads, so mutations produce
+# messages that get past the first member lookup.
+cat >"$out/json.dict" <<'EOF'
+"\"version\""
+"\"nonce\""
+"\"pid\""
+"\"argv\""
+"\"cwd\""
+"\"env\""
+"\"options\""
+"\"timeout_ms\""
+"\"kill_after_ms\""
+"31622400000"
+"\"hex\""
+"{\"hex\":\"ff\"}"
+"\"stage\""
+"\"error\""
+"\"os_code\""
+"\"message\""
+"\"how\""
+"\"exited\""
+"\"signaled\""
+"\"code\""
+"\"signal\""
+"\"core\""
+"\"timed_out\""
+"\"exec\""
+"\"ENOENT\""
+"\"PATH=/bin\""
+"\"=C:=C:\\\\\""
+"\\u0000"
+"\\ud800"
+"\\udc00"
+"true"
+"false"
+"null"
+"4294967295"
+"1e308"
+"-0"
+"0.5"
+"{}"
+"[]"
+EOF
+
+echo "seeds: $n examples from $doc into $corpus"
