@@ -203,6 +203,31 @@ Test(cli, root_runs_without_same_user)
 	sp_free(p);
 }
 
+/* Copies of sbx, its runner and the helper that any account can run: the
+ * build tree may sit in a directory only root can enter (CI's clone does). */
+static void public_copies(const char **sbx, const char **helper)
+{
+	static char s[4200], h[4200];
+	char runner[4200], from[4200], *dir = it_tmpdir(), *slash;
+
+	chmod(dir, 0755);
+	snprintf(s, sizeof(s), "%s/sbx", dir);
+	snprintf(runner, sizeof(runner), "%s/sbx-runner", dir);
+	snprintf(h, sizeof(h), "%s/sbx-testhelper", dir);
+	snprintf(from, sizeof(from), "%s", SBX);
+	slash = strrchr(from, '/');
+	cr_assert_not_null(slash);
+	it_copy_file(SBX, s);
+	snprintf(slash, sizeof(from) - (size_t)(slash - from), "/sbx-runner");
+	it_copy_file(from, runner);
+	it_copy_file(HELPER, h);
+	chmod(s, 0755);
+	chmod(runner, 0755);
+	chmod(h, 0755);
+	*sbx = s;
+	*helper = h;
+}
+
 /* As root the non-root path can still be exercised, by dropping to an
  * unprivileged account before starting sbx. */
 static struct sp *run_as_nobody(const char *const *argv)
@@ -231,7 +256,11 @@ static struct sp *run_as_nobody(const char *const *argv)
 
 Test(cli, dropped_to_nobody_without_same_user_exits_125)
 {
-	struct sp *p = run_as_nobody(ARGV(SBX, "run", "--", HELPER, "exit", "0"));
+	const char *sbx, *helper;
+	struct sp *p;
+
+	public_copies(&sbx, &helper);
+	p = run_as_nobody(ARGV(sbx, "run", "--", helper, "exit", "0"));
 
 	EXPECT_EXIT(p, 125);
 	EXPECT_SBX_LINE(p, "--same-user");
@@ -240,12 +269,15 @@ Test(cli, dropped_to_nobody_without_same_user_exits_125)
 
 Test(cli, dropped_to_nobody_with_same_user_runs)
 {
-	struct sp *p = run_as_nobody(ARGV(HELPER, "exit", "0"));
+	const char *sbx, *helper;
+	struct sp *p;
 
+	public_copies(&sbx, &helper);
+	p = run_as_nobody(ARGV(helper, "exit", "0"));
 	if (!sp_exited_with(p, 0))
 		cr_skip_test("user nobody cannot run the helper directly: %s", sp_status_str(p));
 	sp_free(p);
-	p = run_as_nobody(ARGV(SBX, "run", "--same-user", "--", HELPER, "pgid"));
+	p = run_as_nobody(ARGV(sbx, "run", "--same-user", "--", helper, "pgid"));
 	EXPECT_EXIT(p, 0);
 	cr_assert(p->out_len > 0 && memcmp(p->out_buf, "pid ", 4) == 0, "stdout: %s", IT_ESC_OUT(p));
 	EXPECT_ERR(p, "");
