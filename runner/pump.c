@@ -229,6 +229,17 @@ int runner_pump(sbx_conn *c, sbx_proc *child, sbx_h *in, sbx_h *out, sbx_h *err,
         rc = SBX_ENOMEM;
         goto done;
     }
+    /* The outgoing queue at its bound from the start, and touched, so the
+     * runner's footprint is the same for 64 MiB and for 4 GiB instead of
+     * growing towards the bound only when sbx falls behind. */
+    {
+        uint8_t *q = sbx_outq_reserve(&c->out, OUT_HIGH + SBX_CHUNK + 4096);
+        if (q == NULL) {
+            rc = SBX_ENOMEM;
+            goto done;
+        }
+        memset(q, 0, OUT_HIGH + SBX_CHUNK + 4096);
+    }
 
     for (;;) {
         struct sbx_wait w[5];

@@ -54,6 +54,7 @@ struct sbx_h {
     OVERLAPPED wo;
     int wpending;
     uint8_t *wbuf;
+    DWORD bufsize; /* of rbuf and wbuf */
 };
 
 struct sbx_proc {
@@ -251,7 +252,7 @@ int sbx_sig_ignore_console(void)
 
 /* ---- handles ---- */
 
-static sbx_h *h_alloc(HANDLE h, int owned, int kind)
+static sbx_h *h_alloc(HANDLE h, int owned, int kind, DWORD bufsize)
 {
     sbx_h *x = calloc(1, sizeof(*x));
 
@@ -260,11 +261,12 @@ static sbx_h *h_alloc(HANDLE h, int owned, int kind)
     x->h = h;
     x->owned = owned;
     x->kind = kind;
+    x->bufsize = bufsize;
     if (kind == H_OVL) {
         x->ro.hEvent = CreateEventW(NULL, TRUE, FALSE, NULL);
         x->wo.hEvent = CreateEventW(NULL, TRUE, TRUE, NULL);
-        x->rbuf = malloc(HBUF);
-        x->wbuf = malloc(HBUF);
+        x->rbuf = malloc(bufsize);
+        x->wbuf = malloc(bufsize);
         if (x->ro.hEvent == NULL || x->wo.hEvent == NULL || x->rbuf == NULL || x->wbuf == NULL) {
             x->owned = 0;
             sbx_h_close(x);
@@ -274,10 +276,12 @@ static sbx_h *h_alloc(HANDLE h, int owned, int kind)
     return x;
 }
 
-/* Wraps an overlapped handle; takes ownership, closing it on failure. */
-static int h_wrap_ovl(HANDLE h, sbx_h **out)
+/* Wraps an overlapped handle; takes ownership, closing it on failure.  The
+ * channel gets larger buffers: every operation on a named pipe is a round
+ * trip through the kernel (and, under Wine, to the wineserver). */
+static int h_wrap_ovl(HANDLE h, DWORD bufsize, sbx_h **out)
 {
-    if ((*out = h_alloc(h, 1, H_OVL)) == NULL) {
+    if ((*out = h_alloc(h, 1, H_OVL, bufsize)) == NULL) {
         CloseHandle(h);
         return SBX_ENOMEM;
     }
@@ -292,7 +296,7 @@ int sbx_h_std(int which, sbx_h **out)
     if (which < 0 || which > 2)
         return SBX_EINVAL;
     h = GetStdHandle(ids[which]);
-    *out = h_alloc(h, 0, h == NULL || h == INVALID_HANDLE_VALUE ? H_NULL : H_SYNC);
+    *out = h_alloc(h, 0, h == NULL || h == INVALID_HANDLE_VALUE ? H_NULL : H_SYNC, HBUF);
     return *out ? 0 : SBX_ENOMEM;
 }
 
@@ -310,7 +314,7 @@ static DWORD WINAPI reader_main(LPVOID arg)
         WaitForSingleObject(x->go, INFINITE);
         if (x->quit)
             return 0;
-        ok = ReadFile(x->h, x->rbuf, HBUF, &got, NULL);
+        ok = ReadFile(x->h, x->rbuf, x->bufsize, &got, NULL);
         if (!ok) {
             DWORD e = GetLastError();
             if (e == ERROR_BROKEN_PIPE || e == ERROR_HANDLE_EOF || e == ERROR_PIPE_NOT_CONNECTED) {
@@ -338,7 +342,7 @@ static DWORD WINAPI reader_main(LPVOID arg)
 static int sync_start_read(sbx_h *x)
 {
     if (x->thread == NULL) {
-        x->rbuf = malloc(HBUF);
+        x->rbuf = malloc(x->bufsize);
         x->go = CreateEventW(NULL, FALSE, FALSE, NULL);
         x->ready = CreateEventW(NULL, TRUE, FALSE, NULL);
         if (x->rbuf == NULL || x->go == NULL || x->ready == NULL)
@@ -391,7 +395,7 @@ static void ovl_start_read(sbx_h *x)
 
     memset(&x->ro, 0, offsetof(OVERLAPPED, hEvent));
     x->rstate = R_PENDING;
-    if (ReadFile(x->h, x->rbuf, HBUF, NULL, &x->ro)) {
+    if (ReadFile(x->h, x->rbuf, x->bufsize, NULL, &x->ro)) {
         ovl_check_read(x);
         return;
     }
@@ -491,7 +495,7 @@ int sbx_h_write(sbx_h *x, const void *buf, size_t n, size_t *put)
         *put = n;
         return 0;
     }
-    k = n > HBUF ? HBUF : (DWORD)n;
+    k = n > x->bufsize ? x->bufsize : (DWORD)n;
     if (x->kind == H_SYNC) {
         if (!WriteFile(x->h, buf, k, &done, NULL)) {
             e = GetLastError();
@@ -1030,7 +1034,7 @@ int sbx_proc_spawn(struct sbx_spawn_opts *o, sbx_proc **out, struct sbx_spawn_fa
 
     for (int i = 0; i < 3; i++) {
         if (parent[i] != INVALID_HANDLE_VALUE) {
-            rc = h_wrap_ovl(parent[i], &o->stdio[i].h);
+            rc = h_wrap_ovl(parent[i], HBUF, &o->stdio[i].h);
             parent[i] = INVALID_HANDLE_VALUE;
             if (rc < 0) {
                 spawn_fail(f, "setup", ERROR_NOT_ENOUGH_MEMORY, NULL);
@@ -1265,7 +1269,7 @@ int sbx_chan_accept(sbx_listener *l, int timeout_ms, sbx_proc *watch, sbx_h **co
         return last_err();
     peer->pid = (long long)pid;
     peer->uid = -1; /* the pipe's DACL already admits only this user */
-    rc = h_wrap_ovl(l->pipe, conn);
+    rc = h_wrap_ovl(l->pipe, CHAN_BUF, conn);
     l->pipe = INVALID_HANDLE_VALUE;
     return rc;
 }
@@ -1304,7 +1308,7 @@ int sbx_chan_connect(const char *name, sbx_h **conn, struct sbx_peer *server)
     }
     server->pid = (long long)pid;
     server->uid = -1;
-    return h_wrap_ovl(h, conn);
+    return h_wrap_ovl(h, CHAN_BUF, conn);
 }
 
 /* ---- this process ---- */

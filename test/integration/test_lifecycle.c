@@ -850,3 +850,22 @@ Test(bad_runner, report_when_the_runner_fails, .timeout = 60)
 	expect_common(r, p, 0, 0);
 	sp_free(p);
 }
+
+/* nohup's promise: a signal ignored when sbx starts stays ignored by sbx,
+ * so it is not forwarded either. */
+Test(lifecycle, signal_ignored_on_entry_is_not_forwarded, .timeout = 60)
+{
+	static const int ign[] = { SIGHUP, 0 };
+	struct sp *p = sp_start(&(struct sp_opts){
+		.argv = ARGV(SBX, "run", "--same-user", "--", HELPER, "sleep", "1500"),
+		.ignore = ign,
+		.stdin_mode = SP_IN_NULL,
+		.timeout_ms = 30000,
+	});
+
+	sp_pump_for(p, 400);
+	sp_kill(p, SIGHUP);
+	sp_wait(p);
+	EXPECT_EXIT(p, 0);
+	sp_free(p);
+}
