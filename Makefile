@@ -5,6 +5,7 @@
 #   make install              PREFIX (default /usr/local) and DESTDIR are honoured
 #   make clean
 #   make win                  Windows programs with mingw-w64 (docs/windows.md)
+#   make bench                startup, throughput, memory and concurrency figures
 #   make fuzz                 libFuzzer harnesses in build/fuzz (clang)
 #   make fuzz-run             each harness FUZZ_SECONDS (60); fails on any finding
 #   WERROR=1                  make warnings fatal (CI sets it)
@@ -50,7 +51,7 @@ ALL_CFLAGS = $(CSTD) $(OPT) $(WARN) $(DEFS) -Isrc $(CJSON_CFLAGS) $(CPPFLAGS) $(
 TEST_CFLAGS = $(CSTD) $(OPT) -Wall -Wextra $(if $(filter 1,$(WERROR)),-Werror) $(DEFS) \
               -Isrc $(CJSON_CFLAGS) $(CRIT_CFLAGS) $(CPPFLAGS) $(CFLAGS)
 
-.PHONY: all check unit integration install uninstall clean deps deps-test win
+.PHONY: all check unit integration install uninstall clean deps deps-test win bench
 .DELETE_ON_ERROR:
 
 all: $(B)/sbx $(B)/sbx-runner
@@ -188,6 +189,11 @@ check: $(B)/.deps-test
 	fi
 	$(MAKE) --no-print-directory unit
 	$(MAKE) --no-print-directory integration
+
+# Figures, not tests: an optimised build in build/bench, one table
+# (docs/performance.md explains every row).  BENCH_QUICK=1 for a short run.
+bench:
+	bash test/bench/run.sh
 
 install: all
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBEXECDIR)/sbx $(DESTDIR)$(MANDIR)/man1

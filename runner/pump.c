@@ -13,7 +13,11 @@
 #include "err.h"
 #include "runner.h"
 
-#define OUT_HIGH (512u * 1024)
+/* Child output is read only while less than one chunk is queued: the queue
+ * then never holds more than two chunks, so the runner's footprint is the
+ * same for any stream length, and the socket's own buffer (4 MiB) does the
+ * pipelining. */
+#define OUT_HIGH SBX_CHUNK
 /* Acknowledge stdin in batches of this size (or when the buffer empties). */
 #define ACK_BATCH (64u * 1024)
 
@@ -229,18 +233,6 @@ int runner_pump(sbx_conn *c, sbx_proc *child, sbx_h *in, sbx_h *out, sbx_h *err,
         rc = SBX_ENOMEM;
         goto done;
     }
-    /* The outgoing queue at its bound from the start, and touched, so the
-     * runner's footprint is the same for 64 MiB and for 4 GiB instead of
-     * growing towards the bound only when sbx falls behind. */
-    {
-        uint8_t *q = sbx_outq_reserve(&c->out, OUT_HIGH + SBX_CHUNK + 4096);
-        if (q == NULL) {
-            rc = SBX_ENOMEM;
-            goto done;
-        }
-        memset(q, 0, OUT_HIGH + SBX_CHUNK + 4096);
-    }
-
     for (;;) {
         struct sbx_wait w[5];
         int room = sbx_outq_len(&c->out) < OUT_HIGH;

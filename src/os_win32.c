@@ -28,7 +28,9 @@
 #include "winargv.h"
 #include "wtf8.h"
 
-#define HBUF (64u * 1024)
+/* Every named-pipe operation is a kernel round trip (under Wine, one to the
+ * wineserver), so each moves up to 256 KiB. */
+#define HBUF (256u * 1024)
 #define CHAN_BUF (256u * 1024)
 
 /* C runtime signal numbers, which the protocol uses for terminate frames. */
