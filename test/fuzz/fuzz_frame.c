@@ -19,19 +19,10 @@
 #include <string.h>
 
 #include "err.h"
+#include "fuzz.h"
 #include "frame.h"
 #include "proto.h"
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-/* Not assert(): a build with NDEBUG must not silently stop checking. */
-#define CHECK(c)                                                                             \
-    do {                                                                                     \
-        if (!(c)) {                                                                          \
-            fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #c);            \
-            abort();                                                                         \
-        }                                                                                    \
-    } while (0)
 
 /* Byte-at-a-time feeding costs a prepare/next pair per byte; above this size
  * the random pieces cover small reads well enough. */

@@ -19,18 +19,9 @@
 #include <string.h>
 
 #include "err.h"
+#include "fuzz.h"
 #include "winargv.h"
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-/* Not assert(): a build with NDEBUG must not silently stop checking. */
-#define CHECK(c)                                                                             \
-    do {                                                                                     \
-        if (!(c)) {                                                                          \
-            fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #c);            \
-            abort();                                                                         \
-        }                                                                                    \
-    } while (0)
 
 static int argv0_ok(const char *a0)
 {

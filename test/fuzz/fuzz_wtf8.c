@@ -18,19 +18,10 @@
 #include <string.h>
 
 #include "err.h"
+#include "fuzz.h"
 #include "proto.h"
 #include "wtf8.h"
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-/* Not assert(): a build with NDEBUG must not silently stop checking. */
-#define CHECK(c)                                                                             \
-    do {                                                                                     \
-        if (!(c)) {                                                                          \
-            fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #c);            \
-            abort();                                                                         \
-        }                                                                                    \
-    } while (0)
 
 /* Well-formed UTF-16: every surrogate is half of a high-then-low pair. */
 static int utf16_valid(const uint16_t *w, size_t n)
