@@ -368,9 +368,7 @@ static int cmd_run(int argc, char **argv)
         else
             write_report("exited", (int)(out.st.code & 0xff), &out, NULL);
         session_out_free(&out);
-        sbx_os_exit_like(&out.st); /* does not return */
-        status = EXIT_SBX_FAILED;
-        break;
+        sbx_os_exit_like(&out.st);
     case SESSION_SPAWN_FAILED: {
         char msg[1024];
         status = spawn_failure(&out, argv[optind], cwd, msg, sizeof(msg));
@@ -383,8 +381,6 @@ static int cmd_run(int argc, char **argv)
         struct sbx_exit st = { SBX_SIGNALED, 0, out.signal, 0, 0 };
         write_report("signaled", 128 + out.signal, &out, "interrupted before the command started");
         sbx_os_exit_like(&st);
-        status = EXIT_SBX_FAILED;
-        break;
     }
     default:
         fprintf(stderr, "sbx: %s\n", out.msg);

@@ -133,7 +133,7 @@ int main(int argc, char **argv)
     sbx_h *ch = NULL;
     sbx_conn c;
     sbx_frame f;
-    long long deadline;
+    long long deadline, timeout_ms, kill_after_ms;
     char *json = NULL;
     size_t len = 0;
     int rc;
@@ -203,14 +203,10 @@ int main(int argc, char **argv)
     so.new_group = 1;
     so.job = 1;
     so.stdio[0].kind = so.stdio[1].kind = so.stdio[2].kind = SBX_STDIO_PIPE;
+    timeout_ms = req.timeout_ms;
+    kill_after_ms = req.kill_after_ms;
     rc = sbx_proc_spawn(&so, &child, &sf);
-    /* The strings are no longer needed; the two options are kept. */
-    {
-        long long t = req.timeout_ms, k = req.kill_after_ms;
-        sbx_spawn_req_free(&req);
-        req.timeout_ms = t;
-        req.kill_after_ms = k;
-    }
+    sbx_spawn_req_free(&req);
     if (send_spawn_result(&c, child, &sf) < 0)
         fail_to_peer(&c, "out of memory");
     if (child == NULL) {
@@ -218,8 +214,8 @@ int main(int argc, char **argv)
         sbx_conn_close(&c);
         return 0;
     }
-    rc = runner_pump(&c, child, so.stdio[0].h, so.stdio[1].h, so.stdio[2].h, req.timeout_ms,
-                     req.kill_after_ms, why);
+    rc = runner_pump(&c, child, so.stdio[0].h, so.stdio[1].h, so.stdio[2].h, timeout_ms,
+                     kill_after_ms, why);
     sbx_proc_free(child);
     if (rc < 0 && rc != SBX_EPIPE)
         fail_to_peer(&c, why[0] ? why : sbx_err_str(rc));

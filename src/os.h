@@ -214,6 +214,6 @@ int sbx_os_die_with_parent(long long ppid);
 int sbx_os_replace_file(const char *tmp, const char *path);
 /* Ends this process the way `st` says the child ended: its exit code, or
  * death by the same signal (no core file).  Does not return. */
-void sbx_os_exit_like(const struct sbx_exit *st);
+void sbx_os_exit_like(const struct sbx_exit *st) __attribute__((noreturn));
 
 #endif
