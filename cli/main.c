@@ -67,9 +67,14 @@ static const char usage_run[] =
     "  -U, --unset NAME        remove NAME from COMMAND's environment (repeatable)\n"
     "      --clear-env         start from an empty environment; -e and -U then\n"
     "                          apply in the order given\n"
+    "  -u, --user NAME         run COMMAND as the account NAME (its uid, groups,\n"
+    "                          HOME, USER, LOGNAME and SHELL) instead of root\n"
+    "  -n, --non-interactive   never prompt: fail with 125 at once when\n"
+    "                          elevation would need a password or a UAC prompt\n"
+    "      --via 'CMD [ARG...]'  elevate with CMD instead of sudo (for example\n"
+    "                          'doas'); sbx adds [-n] [-u NAME] -- sbx-runner ...\n"
     "      --same-user         run COMMAND as the calling user, crossing no\n"
-    "                          boundary (required unless sbx runs as root;\n"
-    "                          elevation is not available in this build)\n"
+    "                          boundary\n"
     "      --timeout DURATION  stop COMMAND after DURATION: its process group gets\n"
     "                          SIGTERM, then SIGKILL after the --kill-after grace;\n"
     "                          sbx exits 124\n"
@@ -85,6 +90,11 @@ static const char usage_run[] =
     "DURATION is a number of seconds, or a number with a unit: 500ms, 1.5s,\n"
     "5m, 1h, 2d.\n"
     "\n"
+    "COMMAND runs as root (Windows: elevated), or as the -u account.  When sbx\n"
+    "is not already root, it starts sbx-runner through sudo (or --via, or the\n"
+    "SBX_ELEVATE environment variable), which may ask for a password on the\n"
+    "terminal; on Windows, through the UAC prompt.\n"
+    "\n"
     "COMMAND gets sbx's environment, unchanged unless the options above change\n"
     "it, and is looked up in that environment's PATH like execvp(3).\n"
     "SIGINT, SIGTERM, SIGHUP and SIGQUIT received by sbx go to COMMAND's whole\n"
@@ -94,7 +104,8 @@ static const char usage_run[] =
     "  N        COMMAND exited with status N\n"
     "  128+N    COMMAND was killed by signal N (sbx dies by the same signal)\n"
     "  124      COMMAND was stopped by --timeout\n"
-    "  125      sbx itself failed (bad usage, runner missing or failed, ...)\n"
+    "  125      sbx itself failed (bad usage, elevation refused or needing a\n"
+    "           password under -n, runner missing or failed, ...)\n"
     "  126      COMMAND was found but could not be executed\n"
     "  127      COMMAND was not found\n";
 
@@ -226,6 +237,8 @@ static int spawn_failure(const struct session_out *o, const char *cmd, const cha
             snprintf(msg, cap, "%s: %s", cmd, text);
         }
         status = se->err == SBX_ENOENT ? EXIT_NOT_FOUND : EXIT_NOT_EXECUTABLE;
+    } else if (strcmp(se->stage, "user") == 0) {
+        snprintf(msg, cap, "cannot run %s as the requested account: %s", cmd, text);
     } else if (strcmp(se->stage, "chdir") == 0) {
         snprintf(msg, cap, "cannot change directory to '%s': %s", cwd, text);
     } else {
@@ -233,6 +246,99 @@ static int spawn_failure(const struct session_out *o, const char *cmd, const cha
     }
     fprintf(stderr, "sbx: %s\n", msg);
     return status;
+}
+
+/* The launcher's argv: the words of `cmd`, then the run-as options every
+ * supported launcher (sudo, doas) spells alike, then "--". */
+static char **make_launcher(const char *cmd, const char *user, int batch)
+{
+    size_t words = 0, n = 0;
+    char **v, *copy, *w, *save = NULL;
+
+    for (const char *p = cmd; *p; p++)
+        words += (p == cmd || p[-1] == ' ' || p[-1] == '\t') && *p != ' ' && *p != '\t';
+    if (words == 0)
+        die_usage("%s", "--via (or SBX_ELEVATE) names no command");
+    if ((v = calloc(words + 5, sizeof(*v))) == NULL || (copy = strdup(cmd)) == NULL)
+        die("%s", "out of memory");
+    for (w = strtok_r(copy, " \t", &save); w != NULL; w = strtok_r(NULL, " \t", &save))
+        if ((v[n++] = strdup(w)) == NULL)
+            die("%s", "out of memory");
+    free(copy);
+    if (batch)
+        v[n++] = strdup("-n");
+    if (user != NULL) {
+        v[n++] = strdup("-u");
+        v[n++] = strdup(user);
+    }
+    v[n++] = strdup("--");
+    for (size_t i = 0; i < n; i++)
+        if (v[i] == NULL)
+            die("%s", "out of memory");
+    return v;
+}
+
+static void free_launcher(char **v)
+{
+    for (size_t i = 0; v != NULL && v[i] != NULL; i++)
+        free(v[i]);
+    free(v);
+}
+
+/* Decides how the runner starts: directly when sbx already is what the
+ * command must run as (or when it runs as another account and sbx is root,
+ * the runner switching in the child), otherwise through a launcher (POSIX:
+ * sudo, --via, SBX_ELEVATE) or the OS's elevation prompt (Windows). */
+static void choose_launch(struct session_req *req, int same_user, const char *user,
+                          const char *via, int batch, char ***launcher)
+{
+    const char *dflt = sbx_os_launcher();
+    long long target = 0;
+    sbx_account *a = NULL;
+    int rc;
+
+    req->runner_uid = sbx_os_uid();
+    req->interactive = !batch;
+    if (same_user) {
+        if (user != NULL)
+            die_usage("%s", "--same-user and --user exclude each other");
+        return;
+    }
+    if (via == NULL && (via = getenv("SBX_ELEVATE")) != NULL && via[0] == '\0')
+        via = NULL;
+    if (via != NULL && dflt == NULL)
+        die("%s", "--via and SBX_ELEVATE are not supported on this platform; sbx elevates "
+                  "through the system's elevation prompt");
+    if (user != NULL) {
+        if ((rc = sbx_account_lookup(user, &a)) < 0) {
+            if (rc == SBX_ENOTSUP)
+                die("%s", "--user is not supported on this platform (see docs/windows.md)");
+            if (rc == SBX_ENOENT)
+                die("no account named '%s'", user);
+            die("cannot look up account '%s': %s", user, sbx_err_str(rc));
+        }
+        target = sbx_account_uid(a);
+        sbx_account_free(a);
+        req->user = user;
+        /* Root switches in the runner's child; the account itself needs
+         * no switch at all. */
+        if (sbx_os_privileged() || target == sbx_os_uid())
+            return;
+        req->runner_uid = target;
+        req->others = target != 0;
+    } else if (sbx_os_privileged()) {
+        return;
+    } else if (dflt == NULL) {
+        if (batch)
+            die("%s", "cannot elevate: this needs the elevation prompt, and -n forbids "
+                      "prompting (run sbx from an elevated shell, or pass --same-user)");
+        req->elevate = 1;
+        return;
+    } else {
+        req->runner_uid = 0;
+    }
+    *launcher = make_launcher(via != NULL ? via : dflt, user, batch);
+    req->launcher = *launcher;
 }
 
 static int cmd_run(int argc, char **argv)
@@ -243,6 +349,9 @@ static int cmd_run(int argc, char **argv)
         { "unset", required_argument, NULL, 'U' },
         { "clear-env", no_argument, NULL, 'c' },
         { "same-user", no_argument, NULL, 's' },
+        { "user", required_argument, NULL, 'u' },
+        { "non-interactive", no_argument, NULL, 'n' },
+        { "via", required_argument, NULL, 'v' },
         { "timeout", required_argument, NULL, 't' },
         { "kill-after", required_argument, NULL, 'k' },
         { "connect-timeout", required_argument, NULL, 'T' },
@@ -253,12 +362,12 @@ static int cmd_run(int argc, char **argv)
     };
     struct env_op *ops;
     size_t nops = 0;
-    const char *chdir_to = NULL;
-    int clear = 0, same_user = 0, opt;
+    const char *chdir_to = NULL, *user = NULL, *via = NULL;
+    int clear = 0, same_user = 0, batch = 0, opt;
     long long timeout_ms = 0, kill_after_ms = KILL_AFTER_MS, connect_ms = CONNECT_MS;
     struct session_req req;
     struct session_out out;
-    char *cwd = NULL, *runner, **env;
+    char *cwd = NULL, *runner, **env, **launcher = NULL;
     int status;
 
     if ((ops = calloc((size_t)argc + 1, sizeof(*ops))) == NULL)
@@ -266,7 +375,7 @@ static int cmd_run(int argc, char **argv)
     opterr = 0;
     optind = 1;
     /* '+': stop at the first non-option, so COMMAND's own options are its. */
-    while ((opt = getopt_long(argc, argv, "+:C:e:U:hV", longopts, NULL)) != -1) {
+    while ((opt = getopt_long(argc, argv, "+:C:e:U:u:nhV", longopts, NULL)) != -1) {
         switch (opt) {
         case 'C':
             chdir_to = optarg;
@@ -288,6 +397,17 @@ static int cmd_run(int argc, char **argv)
             break;
         case 's':
             same_user = 1;
+            break;
+        case 'u':
+            if (optarg[0] == '\0')
+                die_usage("%s", "-u wants an account name");
+            user = optarg;
+            break;
+        case 'n':
+            batch = 1;
+            break;
+        case 'v':
+            via = optarg;
             break;
         case 't':
             timeout_ms = duration_arg("--timeout", optarg);
@@ -321,12 +441,6 @@ static int cmd_run(int argc, char **argv)
     if (optind >= argc)
         die_usage("%s", "no command given");
 
-    /* Until elevation exists, only an identity that is already the target
-     * may run: root, or the caller asking for itself. */
-    if (!same_user && !sbx_os_privileged())
-        die("%s", "cannot elevate: no elevation method is available in this build "
-                  "(run sbx as root, or pass --same-user)");
-
     if (chdir_to != NULL) {
         if (chdir_to[0] == '\0')
             die_usage("%s", "-C wants a directory");
@@ -341,12 +455,12 @@ static int cmd_run(int argc, char **argv)
     runner = find_runner();
 
     memset(&req, 0, sizeof(req));
+    choose_launch(&req, same_user, user, via, batch, &launcher);
     req.argv = argv + optind;
     req.argc = (size_t)(argc - optind);
     req.cwd = cwd;
     req.env = env;
     req.runner = runner;
-    req.runner_uid = sbx_os_uid();
     req.connect_ms = (int)connect_ms;
     req.timeout_ms = timeout_ms;
     req.kill_after_ms = kill_after_ms;
@@ -393,6 +507,7 @@ static int cmd_run(int argc, char **argv)
     free(cwd);
     free(runner);
     free(ops);
+    free_launcher(launcher);
     return status;
 }
 

@@ -20,12 +20,16 @@
 
 #define STDIN_WINDOW (256u * 1024) /* must match the runner's */
 #define OUT_HIGH (512u * 1024)
+/* Time to type a password when the launcher may prompt (sudo's own prompt
+ * gives up after 5 minutes by default). */
+#define PROMPT_MS (5 * 60 * 1000)
 
 struct sess {
     const struct session_req *r;
     struct session_out *out;
     sbx_conn c;
-    sbx_proc *runner;
+    sbx_proc *runner;     /* the runner, or the launcher that starts it */
+    sbx_h *secret;        /* Windows: the pipe the runner takes its secret from */
     sbx_h *in;            /* our stdin; NULL once it is done */
     sbx_h *std[3];        /* our stdout/stderr in std[1], std[2] */
     int dead[3];          /* writing there failed: drop that stream */
@@ -256,6 +260,7 @@ static int handshake(struct sess *s, const char *nonce)
     req.env = (char **)r->env;
     req.timeout_ms = r->timeout_ms;
     req.kill_after_ms = r->kill_after_ms;
+    req.user = (char *)r->user;
     while (req.env[req.envc] != NULL)
         req.envc++;
     rc = sbx_spawn_req_encode(&req, &json, &len);
@@ -429,20 +434,142 @@ static int reap_runner(struct sess *s, int ms, struct sbx_exit *st)
     return seen;
 }
 
+/* What a failed peer check says. */
+static int refuse_peer(struct session_out *out, const struct sbx_peer *peer, const char *what)
+{
+    set_msg(out, "channel peer is pid %lld uid %lld, %s; refusing it", peer->pid, peer->uid, what);
+    return SBX_EPEER;
+}
+
+/* The runner must be exactly who was started: the uid it was started as,
+ * and the process sbx started (directly, or through the elevation prompt,
+ * which hands sbx the process), or else a descendant of the launcher that
+ * started it (sudo forks; doas does not). */
+static int check_peer(struct sess *s, const struct sbx_peer *peer)
+{
+    const struct session_req *r = s->r;
+    long long pid = sbx_proc_pid(s->runner);
+    char what[160];
+    int d;
+
+    if (r->runner_uid >= 0 && peer->uid != r->runner_uid) {
+        snprintf(what, sizeof(what), "not uid %lld as the runner must be", r->runner_uid);
+        return refuse_peer(s->out, peer, what);
+    }
+    if (peer->pid < 0)
+        return 0; /* not known here: the nonce still binds the peer */
+    if (r->launcher == NULL) {
+        if (peer->pid == pid)
+            return 0;
+        snprintf(what, sizeof(what), "not the runner (pid %lld)", pid);
+        return refuse_peer(s->out, peer, what);
+    }
+    if ((d = sbx_proc_descends(peer->pid, pid)) == 1 || d == SBX_ENOTSUP)
+        return 0;
+    snprintf(what, sizeof(what), "not started by %s (pid %lld)", r->launcher[0], pid);
+    return refuse_peer(s->out, peer, what);
+}
+
+/* Starts the runner, directly or through the launcher, and hands it the
+ * nonce and the channel's name over a path that survives the launcher. */
+static int launch(struct sess *s, const char *nonce, const char *name)
+{
+    const struct session_req *r = s->r;
+    struct session_out *out = s->out;
+    struct sbx_spawn_opts so;
+    struct sbx_spawn_fail sf;
+    char pidbuf[32], handle[64], *secret, **argv;
+    sbx_h *keep = NULL, *to = NULL;
+    size_t nl = 0, n = 0, slen, off = 0, put;
+    int rc, by_stdin;
+
+    slen = strlen(nonce) + strlen(name) + 2;
+    while (r->launcher != NULL && r->launcher[nl] != NULL)
+        nl++;
+    if ((secret = malloc(slen + 1)) == NULL || (argv = calloc(nl + 6, sizeof(*argv))) == NULL) {
+        free(secret);
+        set_msg(out, "out of memory");
+        return SBX_ENOMEM;
+    }
+    snprintf(secret, slen + 1, "%s\n%s\n", nonce, name);
+    rc = sbx_secret_offer(secret, slen, &keep, handle, sizeof(handle));
+    by_stdin = rc == SBX_ENOTSUP;
+    if (rc < 0 && !by_stdin) {
+        set_msg(out, "cannot prepare the runner's secret: %s", os_text());
+        goto done;
+    }
+
+    snprintf(pidbuf, sizeof(pidbuf), "%lld", sbx_os_pid());
+    for (size_t i = 0; i < nl; i++)
+        argv[n++] = r->launcher[i];
+    argv[n++] = (char *)r->runner;
+    argv[n++] = (char *)"--server-pid";
+    argv[n++] = pidbuf;
+    if (!by_stdin) {
+        argv[n++] = (char *)"--secret-from";
+        argv[n++] = handle;
+    }
+    argv[n] = NULL;
+    memset(&so, 0, sizeof(so));
+    so.file = argv[0];
+    so.argv = argv;
+    so.search_path = r->launcher != NULL;
+    so.elevate = r->elevate;
+    if (r->launcher == NULL || !r->interactive)
+        /* The terminal's signals are for sbx to forward; without a prompt
+         * to show, the launcher does not need the terminal at all. */
+        so.new_group = 1;
+    so.new_session = r->launcher != NULL && !r->interactive;
+    so.stdio[0].kind = by_stdin ? SBX_STDIO_PIPE : SBX_STDIO_NULL;
+    so.stdio[1].kind = SBX_STDIO_NULL;
+    /* The runner's own diagnostics, and the launcher's messages. */
+    so.stdio[2].kind = r->elevate ? SBX_STDIO_NULL : SBX_STDIO_INHERIT;
+    if ((rc = sbx_proc_spawn(&so, &s->runner, &sf)) < 0) {
+        if (sf.detail != NULL)
+            set_msg(out, "cannot start %s: %s", argv[0], sf.detail);
+        else if (r->launcher != NULL && sf.err == SBX_ENOENT)
+            set_msg(out, "cannot elevate: '%s' not found (install it, or choose another "
+                         "launcher with --via or SBX_ELEVATE)", argv[0]);
+        else
+            set_msg(out, "cannot start %s: %s", argv[0], sbx_os_error_text(sf.os_code));
+        goto done;
+    }
+    if (by_stdin) {
+        to = so.stdio[0].h;
+        while (off < slen) {
+            struct sbx_wait w = { to, NULL, SBX_EV_WRITE, 0 };
+            rc = sbx_h_write(to, secret + off, slen - off, &put);
+            if (rc == SBX_EINTR || rc == SBX_EAGAIN) {
+                (void)sbx_wait(&w, 1, 1000);
+                continue;
+            }
+            if (rc < 0) /* it died at once; accept() reports it */
+                break;
+            off += put;
+        }
+        sbx_h_close(to);
+    }
+    rc = 0;
+done:
+    /* Windows: the runner has duplicated the read end by the time it
+     * connects; ours goes once the session is over. */
+    s->secret = keep;
+    memset(secret, 0, slen);
+    free(secret);
+    free(argv);
+    return rc;
+}
+
 void session_run(const struct session_req *r, struct session_out *out)
 {
     static const char hex[] = "0123456789abcdef";
     struct sess s;
     sbx_listener *l = NULL;
-    struct sbx_spawn_opts so;
-    struct sbx_spawn_fail sf;
     struct sbx_peer peer;
     unsigned char raw[SBX_NONCE_BYTES];
-    char nonce[SBX_NONCE_HEX + 2], name[512], pidbuf[32];
-    char *rargv[6];
+    char nonce[SBX_NONCE_HEX + 1], name[512];
     sbx_h *conn = NULL;
-    size_t put, off = 0;
-    int rc;
+    int rc, wait_ms;
 
     memset(out, 0, sizeof(*out));
     memset(&s, 0, sizeof(s));
@@ -466,44 +593,17 @@ void session_run(const struct session_req *r, struct session_out *out)
     }
     nonce[SBX_NONCE_HEX] = '\0';
 
-    if ((rc = sbx_chan_listen(&l, name, sizeof(name))) < 0) {
+    if ((rc = sbx_chan_listen(&l, name, sizeof(name), r->others)) < 0) {
         set_msg(out, "cannot create the channel: %s", os_text());
         goto done;
     }
-
-    /* The launch step: the runner starts as this same user.  Elevation
-     * replaces exactly this part. */
-    snprintf(pidbuf, sizeof(pidbuf), "%lld", sbx_os_pid());
-    rargv[0] = (char *)r->runner;
-    rargv[1] = (char *)"--connect";
-    rargv[2] = name;
-    rargv[3] = (char *)"--server-pid";
-    rargv[4] = pidbuf;
-    rargv[5] = NULL;
-    memset(&so, 0, sizeof(so));
-    so.file = r->runner;
-    so.argv = rargv;
-    so.new_group = 1; /* the terminal's signals are for sbx to forward */
-    so.stdio[0].kind = SBX_STDIO_PIPE; /* carries the nonce */
-    so.stdio[1].kind = SBX_STDIO_NULL;
-    so.stdio[2].kind = SBX_STDIO_INHERIT; /* the runner's own diagnostics */
-    if ((rc = sbx_proc_spawn(&so, &s.runner, &sf)) < 0) {
-        set_msg(out, "cannot start %s: %s", r->runner, sbx_os_error_text(sf.os_code));
+    if ((rc = launch(&s, nonce, name)) < 0)
         goto done;
-    }
-    nonce[SBX_NONCE_HEX] = '\n';
-    while (off < SBX_NONCE_HEX + 1) {
-        rc = sbx_h_write(so.stdio[0].h, nonce + off, SBX_NONCE_HEX + 1 - off, &put);
-        if (rc == SBX_EINTR)
-            continue;
-        if (rc < 0) /* the runner died at once; accept() reports it */
-            break;
-        off += put;
-    }
-    nonce[SBX_NONCE_HEX] = '\0';
-    sbx_h_close(so.stdio[0].h);
 
-    rc = sbx_chan_accept(l, r->connect_ms, s.runner, &conn, &peer);
+    wait_ms = r->connect_ms;
+    if ((r->launcher != NULL && r->interactive) || r->elevate)
+        wait_ms = wait_ms > 0x7fffffff - PROMPT_MS ? 0x7fffffff : wait_ms + PROMPT_MS;
+    rc = sbx_chan_accept(l, wait_ms, s.runner, &conn, &peer);
     sbx_listener_close(l);
     l = NULL;
     if (rc == SBX_EINTR) {
@@ -511,11 +611,16 @@ void session_run(const struct session_req *r, struct session_out *out)
         goto done;
     }
     if (rc == SBX_ETIMEDOUT) {
-        set_msg(out, "runner did not connect within %d ms", r->connect_ms);
+        set_msg(out, "runner did not connect within %d ms", wait_ms);
         goto done;
     }
     if (rc == SBX_EPIPE) {
-        set_msg(out, "runner exited before connecting");
+        if (r->launcher != NULL)
+            set_msg(out, "%s exited before the runner connected: it refused, or failed "
+                         "(see its message above)%s", r->launcher[0],
+                    r->interactive ? "" : "; under -n it may not ask for a password");
+        else
+            set_msg(out, "runner exited before connecting");
         s.runner_died = 1;
         goto done;
     }
@@ -524,13 +629,8 @@ void session_run(const struct session_req *r, struct session_out *out)
         goto done;
     }
     sbx_conn_init(&s.c, conn);
-    if (peer.uid != r->runner_uid ||
-        (peer.pid >= 0 && peer.pid != sbx_proc_pid(s.runner))) {
-        set_msg(out, "channel peer is pid %lld uid %lld, not the runner (pid %lld uid %lld); "
-                     "refusing it", peer.pid, peer.uid, sbx_proc_pid(s.runner), r->runner_uid);
-        rc = SBX_EPEER;
+    if ((rc = check_peer(&s, &peer)) < 0)
         goto done;
-    }
     if ((rc = handshake(&s, nonce)) < 0)
         goto done;
     rc = pump(&s);
@@ -540,6 +640,7 @@ done:
     sbx_h_close(s.in);
     sbx_h_close(s.std[1]);
     sbx_h_close(s.std[2]);
+    sbx_h_close(s.secret);
     /* The runner ends on its own once the channel is closed. */
     {
         struct sbx_exit rst;

@@ -14,7 +14,19 @@ struct session_req {
     const char *cwd;    /* absolute */
     char *const *env;   /* NULL-terminated */
     const char *runner; /* absolute path of sbx-runner */
-    long long runner_uid; /* the uid the runner must run as */
+    long long runner_uid; /* the uid the runner must run as; -1: not known
+                             on this platform */
+    char *const *launcher; /* NULL: start the runner directly; else the
+                             launcher's argv up to and including its "--"
+                             (sudo ... --), NULL-terminated */
+    int elevate;        /* start the runner through the OS's elevation
+                           prompt (Windows UAC) */
+    int interactive;    /* the launcher may prompt on the terminal: keep it
+                           in sbx's process group, and allow time to type */
+    int others;         /* the runner runs as another unprivileged account:
+                           the channel must be reachable by it */
+    const char *user;   /* the account the command runs as; NULL: the
+                           runner's */
     int connect_ms;     /* bound on launch, connect, handshake and the
                            answer to the spawn request */
     long long timeout_ms;    /* 0: none */

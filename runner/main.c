@@ -1,9 +1,12 @@
 /* sbx-runner: started by sbx (directly, or across a privilege boundary),
- * connects back over the channel, proves itself with the nonce sbx gave it
- * on stdin, runs exactly one command for it and streams the result.
+ * connects back over the channel, proves itself with the nonce sbx gave it,
+ * runs exactly one command for it and streams the result.
  *
- *   sbx-runner --connect NAME --server-pid PID      (nonce on stdin)
+ *   sbx-runner --server-pid PID [--secret-from HANDLE]
  *
+ * sbx hands over two lines, the nonce and the channel's name, on the
+ * runner's stdin (or, on Windows, in a pipe the runner takes out of sbx:
+ * --secret-from).  Neither is ever in argv, which any local user can read.
  * It is not meant to be run by hand.  Exit status: 0 when the exit frame was
  * delivered, 1 otherwise (sbx reports the failure to the user).
  */
@@ -20,6 +23,8 @@
 #include "runner.h"
 
 #define HANDSHAKE_MS 10000
+#define NAME_MAX_ 4096 /* bytes of a channel name */
+#define AUDIT_MAX 2048
 
 static void die(const char *fmt, ...) SBX_PRINTF(1, 2) __attribute__((noreturn));
 
@@ -35,53 +40,150 @@ static void die(const char *fmt, ...)
     exit(1);
 }
 
-/* Reads the nonce sbx wrote to our stdin: 64 hex digits and a newline.  The
- * nonce never appears in argv, which any local user can read. */
-static int read_nonce(char out[SBX_NONCE_HEX + 1])
+/* Reads what sbx handed over: the nonce (64 lowercase hex digits) and the
+ * channel's name, each ending in a newline. */
+static int read_secret(sbx_h *in, char nonce[SBX_NONCE_HEX + 1], char **name)
 {
-    sbx_h *in = NULL;
-    size_t have = 0;
     long long deadline = sbx_now_ms() + HANDSHAKE_MS;
-    char buf[SBX_NONCE_HEX + 1];
-    int rc;
+    size_t cap = SBX_NONCE_HEX + 1 + NAME_MAX_ + 1, have = 0;
+    char *buf = malloc(cap + 1), *nl;
+    int rc = 0, lines = 0;
 
-    if ((rc = sbx_h_std(0, &in)) < 0)
-        return rc;
-    while (have < sizeof(buf)) {
+    if (buf == NULL)
+        return SBX_ENOMEM;
+    while (lines < 2) {
         struct sbx_wait w = { in, NULL, SBX_EV_READ, 0 };
         long long left = deadline - sbx_now_ms();
         size_t got;
 
-        if (left <= 0) {
-            rc = SBX_ETIMEDOUT;
+        if (have == cap || left <= 0) {
+            rc = have == cap ? SBX_E2BIG : SBX_ETIMEDOUT;
             break;
         }
         if ((rc = sbx_wait(&w, 1, (int)left)) < 0)
             break;
         if (rc == 0)
             continue;
-        rc = sbx_h_read(in, buf + have, sizeof(buf) - have, &got);
-        if (rc == SBX_EAGAIN || rc == SBX_EINTR)
+        rc = sbx_h_read(in, buf + have, cap - have, &got);
+        if (rc == SBX_EAGAIN || rc == SBX_EINTR) {
+            rc = 0;
             continue;
+        }
         if (rc < 0)
             break;
         if (got == 0) {
             rc = SBX_EPROTO;
             break;
         }
+        for (size_t i = have; i < have + got; i++)
+            if (buf[i] == '\n' && ++lines == 2 && i + 1 != have + got)
+                rc = SBX_EPROTO; /* nothing may follow the two lines */
         have += got;
+        if (rc < 0)
+            break;
     }
     sbx_h_close(in);
-    if (rc < 0 && have < sizeof(buf))
+    if (rc < 0) {
+        free(buf);
         return rc;
-    if (buf[SBX_NONCE_HEX] != '\n')
+    }
+    buf[have] = '\0';
+    nl = strchr(buf, '\n');
+    if (nl - buf != SBX_NONCE_HEX || nl[1] == '\n') {
+        free(buf);
         return SBX_EPROTO;
+    }
     for (size_t i = 0; i < SBX_NONCE_HEX; i++)
-        if (!((buf[i] >= '0' && buf[i] <= '9') || (buf[i] >= 'a' && buf[i] <= 'f')))
+        if (!((buf[i] >= '0' && buf[i] <= '9') || (buf[i] >= 'a' && buf[i] <= 'f'))) {
+            free(buf);
             return SBX_EPROTO;
-    memcpy(out, buf, SBX_NONCE_HEX);
-    out[SBX_NONCE_HEX] = '\0';
+        }
+    memcpy(nonce, buf, SBX_NONCE_HEX);
+    nonce[SBX_NONCE_HEX] = '\0';
+    buf[have - 1] = '\0';
+    memmove(buf, nl + 1, strlen(nl + 1) + 1);
+    *name = buf;
     return 0;
+}
+
+/* Appends s to the audit line, quoted, with anything unprintable escaped. */
+static void audit_quote(char *line, size_t *n, const char *s)
+{
+    static const char hex[] = "0123456789abcdef";
+
+    if (*n + 1 < AUDIT_MAX)
+        line[(*n)++] = '"';
+    for (; *s && *n + 5 < AUDIT_MAX; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c == '"' || c == '\\') {
+            line[(*n)++] = '\\';
+            line[(*n)++] = (char)c;
+        } else if (c < 0x20 || c == 0x7f) {
+            line[(*n)++] = '\\';
+            line[(*n)++] = 'x';
+            line[(*n)++] = hex[c >> 4];
+            line[(*n)++] = hex[c & 15];
+        } else {
+            line[(*n)++] = (char)c;
+        }
+    }
+    if (*n + 1 < AUDIT_MAX)
+        line[(*n)++] = '"';
+    line[*n] = '\0';
+}
+
+/* The run's audit line: who asked, as whom, what, where, and how it ended. */
+static void audit(long long server_uid, long long server_pid, const char *as, char *const *argv,
+                  const char *cwd, const char *result)
+{
+    char line[AUDIT_MAX], who[256];
+    size_t n;
+
+    sbx_os_user_name(server_uid, who, sizeof(who));
+    n = (size_t)snprintf(line, sizeof(line), "user=%s uid=%lld sbx_pid=%lld as=%s result=%s cwd=",
+                         who, server_uid, server_pid, as, result);
+    if (n >= sizeof(line))
+        n = sizeof(line) - 1;
+    audit_quote(line, &n, cwd);
+    if (n + 6 < sizeof(line)) {
+        memcpy(line + n, " argv=", 7);
+        n += 6;
+    }
+    for (size_t i = 0; argv[i] != NULL && n + 2 < sizeof(line); i++) {
+        if (i > 0)
+            line[n++] = ' ';
+        audit_quote(line, &n, argv[i]);
+    }
+    sbx_os_audit(line);
+}
+
+/* The command's environment as the request has it, with the identity
+ * variables of the account it runs as (malloc'd array, borrowed strings). */
+static char **account_env(char *const *env, char *const *ident)
+{
+    size_t n = 0, k = 0, m = 0;
+    char **out;
+
+    while (env[n] != NULL)
+        n++;
+    while (ident[m] != NULL)
+        m++;
+    if ((out = calloc(n + m + 1, sizeof(*out))) == NULL)
+        return NULL;
+    for (size_t i = 0; i < n; i++) {
+        int keep = 1;
+        for (size_t j = 0; j < m && keep; j++) {
+            size_t len = (size_t)(strchr(ident[j], '=') - ident[j]);
+            if (sbx_os_env_name_cmp(env[i], ident[j], len) == 0 && env[i][len] == '=')
+                keep = 0;
+        }
+        if (keep)
+            out[k++] = env[i];
+    }
+    for (size_t j = 0; j < m; j++)
+        out[k++] = ident[j];
+    out[k] = NULL;
+    return out;
 }
 
 /* Tells sbx why the session ends, best effort, then exits. */
@@ -120,23 +222,60 @@ static int send_spawn_result(sbx_conn *c, sbx_proc *child, const struct sbx_spaw
     }
 }
 
+/* Works out how to run the command as req->user: *as is the account to
+ * switch to in the child (NULL: already running as it) and *env gets its
+ * identity variables.  A failure goes back to sbx as a spawn error. */
+static int prepare_user(const struct sbx_spawn_req *req, sbx_account **acct, char ***env,
+                        struct sbx_spawn_fail *sf, char *msg, size_t cap)
+{
+    int rc;
+
+    memset(sf, 0, sizeof(*sf));
+    sf->stage = "user";
+    sf->detail = msg;
+    if ((rc = sbx_account_lookup(req->user, acct)) < 0) {
+        sf->err = rc;
+        if (rc == SBX_ENOENT)
+            snprintf(msg, cap, "no account named '%s'", req->user);
+        else
+            snprintf(msg, cap, "cannot look up account '%s': %s", req->user,
+                     rc == SBX_ENOTSUP ? "not supported on this platform" : sbx_err_str(rc));
+        return rc;
+    }
+    if (sbx_account_uid(*acct) != sbx_os_uid() && !sbx_os_privileged()) {
+        sf->err = SBX_EPERM;
+        snprintf(msg, cap, "the runner runs as uid %lld and cannot switch to '%s'",
+                 sbx_os_uid(), req->user);
+        return SBX_EPERM;
+    }
+    if ((*env = account_env(req->env, sbx_account_env(*acct))) == NULL) {
+        sf->err = SBX_ENOMEM;
+        snprintf(msg, cap, "out of memory");
+        return SBX_ENOMEM;
+    }
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
-    const char *name = NULL, *server_pid = NULL;
-    char nonce[SBX_NONCE_HEX + 1], why[SBX_WHY] = "";
+    const char *server_pid_arg = NULL, *secret_from = NULL;
+    char nonce[SBX_NONCE_HEX + 1], why[SBX_WHY] = "", umsg[SBX_WHY], as[300], result[64];
+    char *name = NULL, **env = NULL;
     struct sbx_hello hello;
     struct sbx_spawn_req req;
     struct sbx_spawn_opts so;
     struct sbx_spawn_fail sf;
     struct sbx_peer server;
+    struct sbx_exit st;
+    sbx_account *acct = NULL;
     sbx_proc *child = NULL;
-    sbx_h *ch = NULL;
+    sbx_h *ch = NULL, *secret = NULL;
     sbx_conn c;
     sbx_frame f;
-    long long deadline, timeout_ms, kill_after_ms;
-    char *json = NULL;
+    long long deadline, timeout_ms, kill_after_ms, server_pid;
+    char *json = NULL, *end;
     size_t len = 0;
-    int rc;
+    int rc, crossing;
 
     if (sbx_os_args(&argc, &argv) < 0)
         die("cannot read the command line");
@@ -144,31 +283,41 @@ int main(int argc, char **argv)
     if (sbx_os_sanitize_fds() < 0)
         die("cannot set up standard descriptors");
     for (int i = 1; i + 1 < argc; i += 2) {
-        if (strcmp(argv[i], "--connect") == 0)
-            name = argv[i + 1];
-        else if (strcmp(argv[i], "--server-pid") == 0)
-            server_pid = argv[i + 1];
+        if (strcmp(argv[i], "--server-pid") == 0)
+            server_pid_arg = argv[i + 1];
+        else if (strcmp(argv[i], "--secret-from") == 0)
+            secret_from = argv[i + 1];
         else
             die("unknown argument '%s'", argv[i]);
     }
-    if (name == NULL || server_pid == NULL || argc % 2 != 1)
-        die("usage: sbx-runner --connect NAME --server-pid PID (started by sbx)");
+    if (server_pid_arg == NULL || argc % 2 != 1)
+        die("usage: sbx-runner --server-pid PID [--secret-from HANDLE] (started by sbx)");
+    server_pid = strtoll(server_pid_arg, &end, 10);
+    if (*end != '\0' || server_pid <= 0)
+        die("--server-pid wants a process id, not '%s'", server_pid_arg);
     if ((rc = sbx_sig_init(NULL)) < 0 || (rc = sbx_sig_ignore_console()) < 0)
         die("cannot install signal handlers: %s", sbx_err_str(rc));
-    /* Should sbx die, even by SIGKILL, the runner follows, and the command's
-     * guardian ends its tree. */
-    if (sbx_os_die_with_parent(strtoll(server_pid, NULL, 10)) == SBX_EPIPE)
-        die("sbx exited before the runner started");
-    if ((rc = read_nonce(nonce)) < 0)
-        die("no valid nonce on standard input: %s", sbx_err_str(rc));
+    /* Should sbx, or the launcher between us, die, even by SIGKILL, the
+     * runner follows, and the command's guardian ends its tree. */
+    if (sbx_os_die_with_parent() == SBX_EPIPE)
+        die("the process that started the runner exited before it could start");
+    if (secret_from != NULL)
+        rc = sbx_secret_take(server_pid, secret_from, &secret);
+    else
+        rc = sbx_h_std(0, &secret);
+    if (rc < 0)
+        die("cannot open the handle sbx passed: %s", sbx_err_str(rc));
+    if ((rc = read_secret(secret, nonce, &name)) < 0)
+        die("no valid nonce and channel name from sbx: %s", sbx_err_str(rc));
     if ((rc = sbx_os_std_to_null(0)) < 0)
         die("cannot reopen standard input: %s", sbx_err_str(rc));
 
     if ((rc = sbx_chan_connect(name, &ch, &server)) < 0)
         die("cannot connect to %s: %s", name, sbx_os_error_text(sbx_os_last_error()));
+    free(name);
     sbx_conn_init(&c, ch);
     /* Only the sbx that started us may drive us. */
-    if (server.pid >= 0 && server.pid != strtoll(server_pid, NULL, 10))
+    if (server.pid >= 0 && server.pid != server_pid)
         fail_to_peer(&c, "channel server is not the sbx that started this runner");
 
     memset(&hello, 0, sizeof(hello));
@@ -205,18 +354,50 @@ int main(int argc, char **argv)
     so.stdio[0].kind = so.stdio[1].kind = so.stdio[2].kind = SBX_STDIO_PIPE;
     timeout_ms = req.timeout_ms;
     kill_after_ms = req.kill_after_ms;
-    rc = sbx_proc_spawn(&so, &child, &sf);
-    sbx_spawn_req_free(&req);
+    if (req.user != NULL) {
+        snprintf(as, sizeof(as), "%s", req.user);
+        rc = prepare_user(&req, &acct, &env, &sf, umsg, sizeof(umsg));
+        if (rc == 0) {
+            so.env = env;
+            if (sbx_account_uid(acct) != sbx_os_uid())
+                so.as = acct;
+        }
+    } else {
+        sbx_os_user_name(sbx_os_uid(), as, sizeof(as));
+        rc = 0;
+    }
+    /* Runs that cross a boundary leave an audit line; a same-user run does
+     * not, as it could have run the command itself. */
+    crossing = sbx_os_privileged() || so.as != NULL || server.uid != sbx_os_uid();
+    if (rc == 0)
+        rc = sbx_proc_spawn(&so, &child, &sf);
+    if (child == NULL && crossing) {
+        snprintf(result, sizeof(result), "not-started:%s", sf.stage ? sf.stage : "setup");
+        audit(server.uid, server_pid, as, req.argv, req.cwd, result);
+    }
     if (send_spawn_result(&c, child, &sf) < 0)
         fail_to_peer(&c, "out of memory");
     if (child == NULL) {
+        sbx_spawn_req_free(&req);
         (void)sbx_conn_flush_wait(&c, sbx_now_ms() + HANDSHAKE_MS);
         sbx_conn_close(&c);
         return 0;
     }
     rc = runner_pump(&c, child, so.stdio[0].h, so.stdio[1].h, so.stdio[2].h, timeout_ms,
                      kill_after_ms, why);
+    if (crossing) {
+        if (sbx_proc_poll(child, &st) < 0)
+            snprintf(result, sizeof(result), "unknown");
+        else if (st.how == SBX_SIGNALED)
+            snprintf(result, sizeof(result), "signal:%d", st.signal);
+        else
+            snprintf(result, sizeof(result), "exit:%lld", st.code);
+        audit(server.uid, server_pid, as, req.argv, req.cwd, result);
+    }
+    sbx_spawn_req_free(&req);
     sbx_proc_free(child);
+    free(env);
+    sbx_account_free(acct);
     if (rc < 0 && rc != SBX_EPIPE)
         fail_to_peer(&c, why[0] ? why : sbx_err_str(rc));
     sbx_conn_close(&c);

@@ -27,6 +27,7 @@ static const struct {
     { SBX_ENAMETOOLONG, "ENAMETOOLONG", "file name too long" },
     { SBX_EINTR, "EINTR", "interrupted" },
     { SBX_ESYS, "ESYS", "system error" },
+    { SBX_ENOTSUP, "ENOTSUP", "not supported" },
 };
 
 #define NTABLE (sizeof(table) / sizeof(table[0]))

@@ -38,7 +38,8 @@ enum sbx_err {
     SBX_ENAMETOOLONG = -17,
     SBX_EINTR = -18,   /* a signal arrived; the caller checks sbx_sig_take() */
     SBX_ESYS = -19,    /* any other OS error; see sbx_os_last_error() */
-    SBX_ERR_MIN_ = -20
+    SBX_ENOTSUP = -20, /* not available on this platform or in this mode */
+    SBX_ERR_MIN_ = -21
 };
 
 /* Stable symbolic name ("ENOENT"), used on the wire in spawn errors. */

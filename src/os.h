@@ -18,6 +18,7 @@
 typedef struct sbx_h sbx_h;               /* a byte stream: fd or HANDLE */
 typedef struct sbx_proc sbx_proc;         /* a process sbx started */
 typedef struct sbx_listener sbx_listener; /* the channel's listening end */
+typedef struct sbx_account sbx_account;   /* a local account to run as */
 
 /* ---- errors ---- */
 
@@ -83,7 +84,9 @@ const char *sbx_sig_name(int sig);
 const int *sbx_sig_forwarded(void);
 /* For the runner: terminal and console interrupts are sbx's to forward, so
  * the runner itself ignores them (Windows: a console handler that swallows
- * them; POSIX: nothing to do, the runner has its own process group). */
+ * them; POSIX: SIGINT, SIGQUIT, SIGHUP and the job-control stops are
+ * ignored, because a launcher such as sudo may keep the runner in the
+ * terminal's foreground process group or relay those signals to it). */
 int sbx_sig_ignore_console(void);
 
 /* Signal numbers with the same meaning on every platform, for terminate
@@ -115,6 +118,16 @@ struct sbx_spawn_opts {
     int search_path;    /* execvp rules, with the PATH of `env` */
     int new_group;      /* the child leads a new process group (Windows: a new
                            console process group) */
+    int new_session;    /* POSIX: the child leads a new session, without a
+                           controlling terminal (implies new_group) */
+    const sbx_account *as; /* POSIX: the child runs as this account: its
+                           supplementary groups, gid and uid are set in that
+                           order before chdir, and the change is verified to
+                           be irreversible (stage "user" on failure) */
+    int elevate;        /* Windows: start through the elevation prompt
+                           (ShellExecuteEx "runas"); stdio must be NULL or
+                           INHERIT and nothing is inherited.  POSIX:
+                           SBX_ENOTSUP */
     int job;            /* contain the whole tree so that sbx_proc_kill_tree
                            and the owner's death end all of it (Windows: a
                            kill-on-close Job object assigned before the child
@@ -148,6 +161,9 @@ int sbx_proc_kill_group(sbx_proc *p, int sig);
 /* Ends the whole tree at once (POSIX: SIGKILL to the process group; Windows:
  * the job).  0 when nothing is left. */
 int sbx_proc_kill_tree(sbx_proc *p);
+/* Whether process `pid` is `ancestor` or one of its descendants: 1 or 0;
+ * SBX_ENOTSUP where the OS cannot tell. */
+int sbx_proc_descends(long long pid, long long ancestor);
 /* Sends `sig` to the process itself. */
 int sbx_proc_kill(sbx_proc *p, int sig);
 /* Releases the process id (reaping an exited process) and the object.  A
@@ -161,9 +177,12 @@ struct sbx_peer {
     long long uid;
 };
 
-/* Creates a private rendezvous point only this user can reach and starts
- * listening.  `name` receives what the runner must be told to connect to. */
-int sbx_chan_listen(sbx_listener **l, char *name, size_t cap);
+/* Creates a rendezvous point with an unguessable name and starts listening.
+ * `name` receives what the runner must be told to connect to.  With
+ * `others` 0 only this user (and root) can reach it; with `others` 1 (POSIX,
+ * for a runner that runs as another unprivileged account) whoever knows the
+ * name can, and nobody can list it: keep the name secret. */
+int sbx_chan_listen(sbx_listener **l, char *name, size_t cap, int others);
 /* Listens at a name the caller chose, failing if anything else holds it
  * already.  sbx always uses sbx_chan_listen(); the tests use this to show
  * that a squatted name is refused rather than shared. */
@@ -176,6 +195,36 @@ int sbx_chan_accept(sbx_listener *l, int timeout_ms, sbx_proc *watch, sbx_h **co
 void sbx_listener_close(sbx_listener *l);
 /* Connects to `name`; *server: the listening process's pid/uid. */
 int sbx_chan_connect(const char *name, sbx_h **conn, struct sbx_peer *server);
+
+/* ---- accounts ---- */
+
+/* Looks up a local account by name (POSIX: the passwd entry and the group
+ * list; Windows: SBX_ENOTSUP).  SBX_ENOENT when there is none. */
+int sbx_account_lookup(const char *name, sbx_account **out);
+long long sbx_account_uid(const sbx_account *a);
+/* "HOME=...", "USER=...", "LOGNAME=...", "SHELL=...": NULL-terminated,
+ * owned by the account object. */
+char *const *sbx_account_env(const sbx_account *a);
+void sbx_account_free(sbx_account *a);
+/* The name of the account with this uid into buf ("uid N" when unknown;
+ * Windows: the account of this process). */
+void sbx_os_user_name(long long uid, char *buf, size_t cap);
+
+/* ---- the runner's secret ---- */
+
+/* The nonce and the channel name travel to the runner on something that
+ * survives a launcher in between.  POSIX: the runner's stdin, which sudo and
+ * doas keep, so this returns SBX_ENOTSUP and sbx writes to that pipe.
+ * Windows: the elevation prompt starts the runner without inheriting
+ * anything, so sbx keeps a pipe holding the bytes and `arg` names the read
+ * handle; the runner, being at least as privileged, duplicates it out of
+ * sbx (sbx_secret_take), which a lower-integrity process cannot do. */
+int sbx_secret_offer(const void *data, size_t n, sbx_h **keep, char *arg, size_t cap);
+int sbx_secret_take(long long pid, const char *arg, sbx_h **out);
+
+/* One audit line for a run (POSIX: syslog, LOG_AUTHPRIV; Windows: the
+ * Application event log, source "sbx"). */
+void sbx_os_audit(const char *line);
 
 /* ---- this process ---- */
 
@@ -200,6 +249,9 @@ long long sbx_os_uid(void);
 /* Whether this process already has the target privileges (root / an
  * elevated token). */
 int sbx_os_privileged(void);
+/* The command that elevates by default ("sudo"), or NULL where the OS has
+ * its own way (Windows: the UAC prompt, spawn option `elevate`). */
+const char *sbx_os_launcher(void);
 /* Whether `path` names a file this process may execute. */
 int sbx_os_executable(const char *path);
 /* Closes every descriptor above 2 and makes sure 0, 1 and 2 are open (on the
@@ -207,9 +259,11 @@ int sbx_os_executable(const char *path);
 int sbx_os_sanitize_fds(void);
 /* Points standard stream `which` at the null device. */
 int sbx_os_std_to_null(int which);
-/* The runner dies with `ppid`, its starter (Linux: PR_SET_PDEATHSIG);
- * elsewhere a no-op, and the channel's end of file does the same job. */
-int sbx_os_die_with_parent(long long ppid);
+/* The runner dies with its parent, whatever started it: sbx, or a launcher
+ * such as sudo (Linux: PR_SET_PDEATHSIG); elsewhere a no-op, and the
+ * channel's end of file does the same job.  SBX_EPIPE if the parent is
+ * already gone. */
+int sbx_os_die_with_parent(void);
 /* Moves `tmp` over `path` in one step (rename; MoveFileEx on Windows). */
 int sbx_os_replace_file(const char *tmp, const char *path);
 /* Ends this process the way `st` says the child ended: its exit code, or

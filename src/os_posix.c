@@ -2,8 +2,10 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <limits.h>
 #include <poll.h>
+#include <pwd.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -20,6 +22,7 @@
 #include <sys/types.h>
 #include <sys/un.h>
 #include <sys/wait.h>
+#include <syslog.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -35,12 +38,21 @@ struct sbx_h {
 
 struct sbx_proc {
     pid_t pid;
+    int group;    /* leads its own process group */
     int exited;   /* observed with WNOWAIT: the pid is still reserved */
     int reaped;
     struct sbx_exit st;
     pid_t guardian;  /* 0 when none */
     int guard_fd;    /* our end of the guardian's pipe, -1 when none */
     sig_atomic_t seen_gen; /* chld_gen when last asked; 0: never */
+};
+
+struct sbx_account {
+    uid_t uid;
+    gid_t gid;
+    gid_t *groups;
+    int ngroups;
+    char *env[5];
 };
 
 struct sbx_listener {
@@ -203,6 +215,15 @@ const int *sbx_sig_forwarded(void)
 
 int sbx_sig_ignore_console(void)
 {
+    static const int sigs[] = { SIGINT, SIGQUIT, SIGHUP, SIGTSTP, SIGTTIN, SIGTTOU };
+    struct sigaction sa;
+
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = SIG_IGN;
+    sigemptyset(&sa.sa_mask);
+    for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
+        if (sigaction(sigs[i], &sa, NULL) < 0)
+            return sys_err(errno);
     return 0;
 }
 
@@ -394,8 +415,8 @@ struct child_err {
     int err;
 };
 
-static const char *const stage_names[] = { "setup", "chdir", "exec", "stdio" };
-enum { ST_SETUP, ST_CHDIR, ST_EXEC, ST_STDIO };
+static const char *const stage_names[] = { "setup", "chdir", "exec", "stdio", "user" };
+enum { ST_SETUP, ST_CHDIR, ST_EXEC, ST_STDIO, ST_USER, ST_COUNT_ };
 
 static void spawn_fail(struct sbx_spawn_fail *f, const char *stage, int e)
 {
@@ -487,7 +508,7 @@ static void child_main(const struct sbx_spawn_opts *o, const int fds[3], char **
     sigset_t none;
     int saw_eacces = 0, last = ENOENT;
 
-    if (o->new_group && setpgid(0, 0) < 0)
+    if (o->new_session ? setsid() < 0 : o->new_group && setpgid(0, 0) < 0)
         child_report(errfd, ST_SETUP, errno);
 
     /* Dispositions and the mask are inherited across exec: give the child
@@ -512,6 +533,19 @@ static void child_main(const struct sbx_spawn_opts *o, const int fds[3], char **
             child_report(errfd, ST_STDIO, errno);
         }
     }
+    if (o->as != NULL) {
+        /* Groups first, while we may still change them; the uid last. */
+        const sbx_account *a = o->as;
+        if (setgroups((size_t)a->ngroups, a->groups) < 0 || setgid(a->gid) < 0 ||
+            setuid(a->uid) < 0)
+            child_report(errfd, ST_USER, errno);
+        /* The drop must be for good: no way back to root's ids. */
+        if (a->uid != 0 && (setuid(0) == 0 || seteuid(0) == 0))
+            child_report(errfd, ST_USER, EPERM);
+        if (a->gid != 0 && (setgid(0) == 0 || setegid(0) == 0))
+            child_report(errfd, ST_USER, EPERM);
+    }
+    /* After the switch, so the account's own rights decide. */
     if (o->cwd != NULL && chdir(o->cwd) < 0)
         child_report(errfd, ST_CHDIR, errno);
 
@@ -633,6 +667,11 @@ int sbx_proc_spawn(struct sbx_spawn_opts *o, sbx_proc **out, struct sbx_spawn_fa
         return SBX_ENOMEM;
     }
     p->guard_fd = -1;
+    if (o->elevate) {
+        spawn_fail(fail, "setup", ENOTSUP);
+        free(p);
+        return SBX_ENOTSUP;
+    }
     cands = path_candidates(o->file, env, o->search_path);
     while (o->argv[argc] != NULL)
         argc++;
@@ -705,8 +744,9 @@ int sbx_proc_spawn(struct sbx_spawn_opts *o, sbx_proc **out, struct sbx_spawn_fa
         _exit(127);
     }
     p->pid = pid;
+    p->group = o->new_group || o->new_session;
     /* Also from the parent, so the group exists before anyone signals it. */
-    if (o->new_group)
+    if (o->new_group && !o->new_session)
         (void)setpgid(pid, pid);
     close(errpipe[1]);
     errpipe[1] = -1;
@@ -718,12 +758,13 @@ int sbx_proc_spawn(struct sbx_spawn_opts *o, sbx_proc **out, struct sbx_spawn_fa
         while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
             ;
         p->pid = 0;
-        spawn_fail(fail, stage_names[ce.stage >= 0 && ce.stage < 4 ? ce.stage : 0], ce.err);
+        spawn_fail(fail, stage_names[ce.stage >= 0 && ce.stage < ST_COUNT_ ? ce.stage : 0],
+                   ce.err);
         rc = fail->err;
         goto done;
     }
 
-    if (o->job && o->new_group && (rc = start_guardian(p)) < 0) {
+    if (o->job && p->group && (rc = start_guardian(p)) < 0) {
         spawn_fail(fail, "setup", (int)last_os_error);
         goto done;
     }
@@ -786,7 +827,7 @@ int sbx_proc_poll(sbx_proc *p, struct sbx_exit *st)
 
 int sbx_proc_kill_group(sbx_proc *p, int sig)
 {
-    if (p->reaped || p->pid <= 0)
+    if (p->reaped || p->pid <= 0 || !p->group)
         return 0;
     if (kill(-p->pid, sig) < 0)
         return errno == ESRCH ? 0 : sys_err(errno);
@@ -801,6 +842,38 @@ int sbx_proc_kill_tree(sbx_proc *p)
     if (rc == 0)
         rc = sbx_proc_kill(p, SIGKILL);
     return rc;
+}
+
+int sbx_proc_descends(long long pid, long long ancestor)
+{
+#ifdef __linux__
+    /* Follow the parent links in /proc; a chain longer than this is not a
+     * launcher's. */
+    for (int hop = 0; hop < 16 && pid > 1; hop++) {
+        char path[64], buf[512], *rp;
+        ssize_t n;
+        int fd;
+
+        if (pid == ancestor)
+            return 1;
+        snprintf(path, sizeof(path), "/proc/%lld/stat", pid);
+        if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+            return 0;
+        n = read(fd, buf, sizeof(buf) - 1);
+        close(fd);
+        if (n <= 0)
+            return 0;
+        buf[n] = '\0';
+        /* "pid (comm) state ppid ...": comm may hold anything, even ") ". */
+        if ((rp = strrchr(buf, ')')) == NULL || sscanf(rp + 1, " %*c %lld", &pid) != 1)
+            return 0;
+    }
+    return pid == ancestor;
+#else
+    (void)pid;
+    (void)ancestor;
+    return SBX_ENOTSUP;
+#endif
 }
 
 int sbx_proc_kill(sbx_proc *p, int sig)
@@ -865,20 +938,34 @@ static int peer_of(int fd, struct sbx_peer *peer)
 #endif
 }
 
-int sbx_chan_listen(sbx_listener **lp, char *name, size_t cap)
+int sbx_chan_listen(sbx_listener **lp, char *name, size_t cap, int others)
 {
+    static const char hex[] = "0123456789abcdef";
     const char *base = getenv("XDG_RUNTIME_DIR");
+    unsigned char raw[16];
+    char tag[2 * sizeof(raw) + 1];
     struct sockaddr_un sa;
     struct stat stb;
     sbx_listener *l;
     int rc;
 
     *lp = NULL;
-    /* XDG_RUNTIME_DIR must be ours and private to be worth preferring. */
-    if (base == NULL || base[0] != '/' || stat(base, &stb) < 0 || stb.st_uid != geteuid())
+    /* XDG_RUNTIME_DIR must be ours and private to be worth preferring.  A
+     * runner running as another account must be able to pass through every
+     * directory on the way, so then only /tmp will do. */
+    if (others || base == NULL || base[0] != '/' || stat(base, &stb) < 0 ||
+        stb.st_uid != geteuid())
         base = getenv("TMPDIR");
-    if (base == NULL || base[0] != '/')
+    /* The name travels to the runner on its stdin, line by line. */
+    if (others || base == NULL || base[0] != '/' || strchr(base, '\n') != NULL)
         base = "/tmp";
+    if ((rc = sbx_os_random(raw, sizeof(raw))) < 0)
+        return rc;
+    for (size_t i = 0; i < sizeof(raw); i++) {
+        tag[2 * i] = hex[raw[i] >> 4];
+        tag[2 * i + 1] = hex[raw[i] & 15];
+    }
+    tag[2 * sizeof(raw)] = '\0';
     if ((l = calloc(1, sizeof(*l))) == NULL)
         return SBX_ENOMEM;
     l->fd = -1;
@@ -894,7 +981,7 @@ int sbx_chan_listen(sbx_listener **lp, char *name, size_t cap)
     }
     memset(&sa, 0, sizeof(sa));
     sa.sun_family = AF_UNIX;
-    if (snprintf(l->path, sizeof(l->path), "%s/s", l->dir) >= (int)sizeof(sa.sun_path) ||
+    if (snprintf(l->path, sizeof(l->path), "%s/%s", l->dir, tag) >= (int)sizeof(sa.sun_path) ||
         strlen(l->path) + 1 > cap) {
         rc = SBX_ENAMETOOLONG;
         l->path[0] = '\0';
@@ -903,6 +990,12 @@ int sbx_chan_listen(sbx_listener **lp, char *name, size_t cap)
     memcpy(sa.sun_path, l->path, strlen(l->path) + 1);
     if ((l->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0)) < 0 ||
         bind(l->fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(l->fd, 1) < 0) {
+        rc = sys_err(errno);
+        goto fail;
+    }
+    /* For another account: it may connect to the socket and pass through
+     * the directory, but not list it, so the random name is the key. */
+    if (others && (chmod(l->path, 0666) < 0 || chmod(l->dir, 0711) < 0)) {
         rc = sys_err(errno);
         goto fail;
     }
@@ -1032,6 +1125,148 @@ int sbx_chan_connect(const char *name, sbx_h **conn, struct sbx_peer *server)
     return h_new(fd, 1, conn);
 }
 
+/* ---- accounts ---- */
+
+static char *env_entry(const char *name, const char *value)
+{
+    size_t n = strlen(name), v = strlen(value);
+    char *e = malloc(n + v + 2);
+
+    if (e != NULL) {
+        memcpy(e, name, n);
+        e[n] = '=';
+        memcpy(e + n + 1, value, v + 1);
+    }
+    return e;
+}
+
+int sbx_account_lookup(const char *name, sbx_account **out)
+{
+    struct passwd pw, *res = NULL;
+    long size = sysconf(_SC_GETPW_R_SIZE_MAX);
+    char *buf = NULL;
+    sbx_account *a = NULL;
+    const char *shell;
+    int rc, e, n = 32;
+
+    *out = NULL;
+    if (size < 1024)
+        size = 1024;
+    for (;;) {
+        char *nb = realloc(buf, (size_t)size);
+        if (nb == NULL) {
+            rc = SBX_ENOMEM;
+            goto done;
+        }
+        buf = nb;
+        e = getpwnam_r(name, &pw, buf, (size_t)size, &res);
+        if (e != ERANGE || size > (1L << 20))
+            break;
+        size *= 2;
+    }
+    if (res == NULL) {
+        rc = e == 0 || e == ENOENT || e == ESRCH ? SBX_ENOENT : sys_err(e);
+        goto done;
+    }
+    if ((a = calloc(1, sizeof(*a))) == NULL) {
+        rc = SBX_ENOMEM;
+        goto done;
+    }
+    a->uid = pw.pw_uid;
+    a->gid = pw.pw_gid;
+    /* The account's groups as initgroups(3) would set them, computed here
+     * because the child may not read files between fork and exec. */
+    for (;;) {
+        int got = n;
+        gid_t *g = realloc(a->groups, (size_t)n * sizeof(*g));
+        if (g == NULL) {
+            rc = SBX_ENOMEM;
+            goto done;
+        }
+        a->groups = g;
+        if (getgrouplist(pw.pw_name, pw.pw_gid, a->groups, &got) >= 0) {
+            a->ngroups = got;
+            break;
+        }
+        if (got <= n || n > 65536) {
+            rc = SBX_E2BIG;
+            goto done;
+        }
+        n = got;
+    }
+    shell = pw.pw_shell && pw.pw_shell[0] ? pw.pw_shell : "/bin/sh";
+    if ((a->env[0] = env_entry("HOME", pw.pw_dir ? pw.pw_dir : "/")) == NULL ||
+        (a->env[1] = env_entry("USER", pw.pw_name)) == NULL ||
+        (a->env[2] = env_entry("LOGNAME", pw.pw_name)) == NULL ||
+        (a->env[3] = env_entry("SHELL", shell)) == NULL) {
+        rc = SBX_ENOMEM;
+        goto done;
+    }
+    *out = a;
+    a = NULL;
+    rc = 0;
+done:
+    sbx_account_free(a);
+    free(buf);
+    return rc;
+}
+
+long long sbx_account_uid(const sbx_account *a)
+{
+    return a->uid;
+}
+
+char *const *sbx_account_env(const sbx_account *a)
+{
+    return a->env;
+}
+
+void sbx_account_free(sbx_account *a)
+{
+    if (a == NULL)
+        return;
+    for (int i = 0; i < 4; i++)
+        free(a->env[i]);
+    free(a->groups);
+    free(a);
+}
+
+void sbx_os_user_name(long long uid, char *buf, size_t cap)
+{
+    struct passwd pw, *res = NULL;
+    char tmp[4096];
+
+    if (getpwuid_r((uid_t)uid, &pw, tmp, sizeof(tmp), &res) == 0 && res != NULL)
+        snprintf(buf, cap, "%s", pw.pw_name);
+    else
+        snprintf(buf, cap, "uid %lld", uid);
+}
+
+int sbx_secret_offer(const void *data, size_t n, sbx_h **keep, char *arg, size_t cap)
+{
+    (void)data;
+    (void)n;
+    (void)arg;
+    (void)cap;
+    *keep = NULL;
+    return SBX_ENOTSUP;
+}
+
+int sbx_secret_take(long long pid, const char *arg, sbx_h **out)
+{
+    (void)pid;
+    (void)arg;
+    *out = NULL;
+    return SBX_ENOTSUP;
+}
+
+void sbx_os_audit(const char *line)
+{
+    openlog("sbx-runner", LOG_PID, LOG_AUTHPRIV);
+    syslog(LOG_AUTHPRIV | LOG_NOTICE, "%s", line);
+    closelog();
+}
+
 /* ---- this process ---- */
 
 int sbx_os_args(int *argc, char ***argv)
@@ -1139,6 +1374,11 @@ int sbx_os_privileged(void)
     return geteuid() == 0;
 }
 
+const char *sbx_os_launcher(void)
+{
+    return "sudo";
+}
+
 int sbx_os_executable(const char *path)
 {
     struct stat st;
@@ -1190,16 +1430,16 @@ int sbx_os_sanitize_fds(void)
     return 0;
 }
 
-int sbx_os_die_with_parent(long long ppid)
+int sbx_os_die_with_parent(void)
 {
 #ifdef __linux__
+    pid_t before = getppid();
+
     if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0)
         return sys_err(errno);
     /* The parent may have died before the request took effect. */
-    if ((long long)getppid() != ppid)
+    if (getppid() != before)
         return SBX_EPIPE;
-#else
-    (void)ppid;
 #endif
     return 0;
 }

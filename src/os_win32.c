@@ -891,6 +891,45 @@ static HANDLE open_null(void)
                        &sa, OPEN_EXISTING, 0, NULL);
 }
 
+/* Starts the runner through the elevation prompt.  ShellExecuteEx cannot
+ * pass handles, so the child inherits nothing (it takes its secret out of
+ * sbx, see sbx_secret_take); its console is its own, kept hidden. */
+static int spawn_elevated(struct sbx_spawn_opts *o, sbx_proc *p, struct sbx_spawn_fail *f)
+{
+    SHELLEXECUTEINFOW sei;
+    wchar_t *wapp = NULL, *wparams = NULL;
+    char *params = NULL;
+    int rc = 0;
+
+    if (o->argv[0] == NULL || o->argv[1] == NULL || sbx_win_cmdline(o->argv + 1, &params) < 0 ||
+        (wapp = to_w(o->file)) == NULL || (wparams = to_w(params)) == NULL) {
+        spawn_fail(f, "setup", ERROR_INVALID_PARAMETER, NULL);
+        rc = f->err;
+        goto done;
+    }
+    memset(&sei, 0, sizeof(sei));
+    sei.cbSize = sizeof(sei);
+    sei.fMask = SEE_MASK_NOCLOSEPROCESS | SEE_MASK_NOASYNC | SEE_MASK_FLAG_NO_UI;
+    sei.lpVerb = L"runas";
+    sei.lpFile = wapp;
+    sei.lpParameters = wparams;
+    sei.nShow = SW_HIDE;
+    if (!ShellExecuteExW(&sei) || sei.hProcess == NULL) {
+        DWORD e = GetLastError();
+        spawn_fail(f, "exec", e ? e : ERROR_ACCESS_DENIED,
+                   e == ERROR_CANCELLED ? "the elevation prompt was declined" : NULL);
+        rc = f->err;
+        goto done;
+    }
+    p->process = sei.hProcess;
+    p->pid = GetProcessId(sei.hProcess);
+done:
+    free(params);
+    free(wapp);
+    free(wparams);
+    return rc;
+}
+
 int sbx_proc_spawn(struct sbx_spawn_opts *o, sbx_proc **out, struct sbx_spawn_fail *f)
 {
     static const DWORD ids[3] = { STD_INPUT_HANDLE, STD_OUTPUT_HANDLE, STD_ERROR_HANDLE };
@@ -914,6 +953,20 @@ int sbx_proc_spawn(struct sbx_spawn_opts *o, sbx_proc **out, struct sbx_spawn_fa
     if ((p = calloc(1, sizeof(*p))) == NULL) {
         spawn_fail(f, "setup", ERROR_NOT_ENOUGH_MEMORY, NULL);
         return SBX_ENOMEM;
+    }
+    if (o->as != NULL) {
+        spawn_fail(f, "user", ERROR_NOT_SUPPORTED, "running as another account is not "
+                                                   "supported on Windows");
+        free(p);
+        return SBX_ENOTSUP;
+    }
+    if (o->elevate) {
+        if ((rc = spawn_elevated(o, p, f)) < 0) {
+            free(p);
+            return rc;
+        }
+        *out = p;
+        return 0;
     }
 
     if (o->cwd != NULL) {
@@ -1217,13 +1270,15 @@ fail:
     return rc;
 }
 
-int sbx_chan_listen(sbx_listener **lp, char *name, size_t cap)
+int sbx_chan_listen(sbx_listener **lp, char *name, size_t cap, int others)
 {
     unsigned char rnd[16];
     char buf[96];
     int rc;
 
     *lp = NULL;
+    if (others)
+        return SBX_ENOTSUP; /* no --user here */
     if ((rc = sbx_os_random(rnd, sizeof(rnd))) < 0)
         return rc;
     /* \\.\pipe\sbx-<pid>-<128 random bits>: unguessable, so nobody can
@@ -1482,10 +1537,131 @@ int sbx_os_std_to_null(int which)
     return 0;
 }
 
-int sbx_os_die_with_parent(long long ppid)
+int sbx_os_die_with_parent(void)
 {
-    (void)ppid; /* the channel's end of file, and the job, do this here */
+    return 0; /* the channel's end of file, and the job, do this here */
+}
+
+const char *sbx_os_launcher(void)
+{
+    return NULL; /* the UAC prompt: spawn option `elevate` */
+}
+
+int sbx_proc_descends(long long pid, long long ancestor)
+{
+    (void)pid;
+    (void)ancestor;
+    return SBX_ENOTSUP;
+}
+
+/* ---- accounts: not supported (docs/windows.md says why) ---- */
+
+int sbx_account_lookup(const char *name, sbx_account **out)
+{
+    (void)name;
+    *out = NULL;
+    return SBX_ENOTSUP;
+}
+
+long long sbx_account_uid(const sbx_account *a)
+{
+    (void)a;
+    return -1;
+}
+
+char *const *sbx_account_env(const sbx_account *a)
+{
+    static char *const none[] = { NULL };
+    (void)a;
+    return none;
+}
+
+void sbx_account_free(sbx_account *a)
+{
+    (void)a;
+}
+
+void sbx_os_user_name(long long uid, char *buf, size_t cap)
+{
+    wchar_t w[257];
+    DWORD n = 257;
+    char *u;
+
+    (void)uid; /* the runner runs as the same user as sbx, elevated */
+    if (GetUserNameW(w, &n) && (u = from_w(w)) != NULL) {
+        snprintf(buf, cap, "%s", u);
+        free(u);
+    } else {
+        snprintf(buf, cap, "unknown");
+    }
+}
+
+/* ---- the runner's secret ---- */
+
+int sbx_secret_offer(const void *data, size_t n, sbx_h **keep, char *arg, size_t cap)
+{
+    HANDLE r, w;
+    DWORD put = 0;
+    BOOL ok;
+
+    *keep = NULL;
+    if (!CreatePipe(&r, &w, NULL, 4096))
+        return last_err();
+    ok = WriteFile(w, data, (DWORD)n, &put, NULL) && put == n;
+    CloseHandle(w);
+    if (!ok) {
+        int rc = last_err();
+        CloseHandle(r);
+        return rc;
+    }
+    /* Never read here: the runner duplicates it out of this process. */
+    if ((*keep = h_alloc(r, 1, H_NULL, 0)) == NULL) {
+        CloseHandle(r);
+        return SBX_ENOMEM;
+    }
+    snprintf(arg, cap, "%llu", (unsigned long long)(uintptr_t)r);
     return 0;
+}
+
+int sbx_secret_take(long long pid, const char *arg, sbx_h **out)
+{
+    unsigned long long v;
+    HANDLE proc, h = NULL;
+    char *end;
+    int rc = 0;
+
+    *out = NULL;
+    v = strtoull(arg, &end, 10);
+    if (*end != '\0' || end == arg || v == 0)
+        return SBX_EINVAL;
+    if ((proc = OpenProcess(PROCESS_DUP_HANDLE, FALSE, (DWORD)pid)) == NULL)
+        return last_err();
+    if (!DuplicateHandle(proc, (HANDLE)(uintptr_t)v, GetCurrentProcess(), &h, GENERIC_READ, FALSE,
+                         0))
+        rc = last_err();
+    CloseHandle(proc);
+    if (rc < 0)
+        return rc;
+    if ((*out = h_alloc(h, 1, H_SYNC, HBUF)) == NULL) {
+        CloseHandle(h);
+        return SBX_ENOMEM;
+    }
+    return 0;
+}
+
+void sbx_os_audit(const char *line)
+{
+    HANDLE src = RegisterEventSourceW(NULL, L"sbx");
+    wchar_t *w = to_w(line);
+    LPCWSTR strs[1];
+
+    if (src != NULL && w != NULL) {
+        strs[0] = w;
+        (void)ReportEventW(src, EVENTLOG_INFORMATION_TYPE, 0, 1, NULL, 1, 0, strs, NULL);
+    }
+    if (src != NULL)
+        DeregisterEventSource(src);
+    free(w);
 }
 
 int sbx_os_replace_file(const char *tmp, const char *path)

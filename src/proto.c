@@ -384,6 +384,25 @@ int sbx_hello_check(const struct sbx_hello *m, const char *nonce, char *why)
 
 /* ---- spawn request ---- */
 
+static int get_str(const cJSON *o, const char *name, int required, char **out,
+                   const char *what, char *why)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, name);
+
+    if (v == NULL && !required) {
+        *out = NULL;
+        return 0;
+    }
+    if (!cJSON_IsString(v))
+        return fail(why, "%s: member '%s' is missing or not a string", what, name);
+    if (!sbx_utf8_valid(v->valuestring, strlen(v->valuestring)))
+        return fail(why, "%s: member '%s' is not UTF-8", what, name);
+    if ((*out = strdup(v->valuestring)) == NULL)
+        return SBX_ENOMEM;
+    return 0;
+}
+
+
 int sbx_spawn_req_encode(const struct sbx_spawn_req *m, char **json, size_t *len)
 {
     cJSON *o = cJSON_CreateObject();
@@ -409,6 +428,8 @@ int sbx_spawn_req_encode(const struct sbx_spawn_req *m, char **json, size_t *len
             ok = cJSON_AddNumberToObject(opts, "timeout_ms", (double)m->timeout_ms) != NULL;
         if (ok && m->kill_after_ms > 0)
             ok = cJSON_AddNumberToObject(opts, "kill_after_ms", (double)m->kill_after_ms) != NULL;
+        if (ok && m->user != NULL)
+            ok = cJSON_AddStringToObject(opts, "user", m->user) != NULL;
     }
     return finish(o, ok, json, len);
 }
@@ -455,8 +476,13 @@ int sbx_spawn_req_decode(const uint8_t *p, size_t n, struct sbx_spawn_req *m, ch
         if ((rc = get_int(opts, "timeout_ms", 0, year, 0, &m->timeout_ms, "spawn.options",
                           why)) < 0 ||
             (rc = get_int(opts, "kill_after_ms", 0, year, 0, &m->kill_after_ms,
-                          "spawn.options", why)) < 0)
+                          "spawn.options", why)) < 0 ||
+            (rc = get_str(opts, "user", 0, &m->user, "spawn.options", why)) < 0)
             goto fail;
+        if (m->user != NULL && (m->user[0] == '\0' || strlen(m->user) > SBX_MAX_USER)) {
+            rc = fail(why, "spawn.options: user must be 1 to %d bytes", SBX_MAX_USER);
+            goto fail;
+        }
     }
     cJSON_Delete(o);
     return 0;
@@ -473,6 +499,7 @@ void sbx_spawn_req_free(struct sbx_spawn_req *m)
     free_strv(m->argv, m->argc);
     free_strv(m->env, m->envc);
     free(m->cwd);
+    free(m->user);
     memset(m, 0, sizeof(*m));
 }
 
@@ -511,24 +538,6 @@ int sbx_spawn_error_encode(const struct sbx_spawn_error *m, char **json, size_t 
              cJSON_AddNumberToObject(o, "os_code", (double)m->os_code) &&
              cJSON_AddStringToObject(o, "message", m->message ? m->message : "");
     return finish(o, ok, json, len);
-}
-
-static int get_str(const cJSON *o, const char *name, int required, char **out,
-                   const char *what, char *why)
-{
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, name);
-
-    if (v == NULL && !required) {
-        *out = NULL;
-        return 0;
-    }
-    if (!cJSON_IsString(v))
-        return fail(why, "%s: member '%s' is missing or not a string", what, name);
-    if (!sbx_utf8_valid(v->valuestring, strlen(v->valuestring)))
-        return fail(why, "%s: member '%s' is not UTF-8", what, name);
-    if ((*out = strdup(v->valuestring)) == NULL)
-        return SBX_ENOMEM;
-    return 0;
 }
 
 int sbx_spawn_error_decode(const uint8_t *p, size_t n, struct sbx_spawn_error *m, char *why)

@@ -23,6 +23,7 @@
 #define SBX_NONCE_HEX (SBX_NONCE_BYTES * 2)
 #define SBX_MAX_ARGC 65536
 #define SBX_MAX_ENVC 65536
+#define SBX_MAX_USER 256 /* bytes of an account name */
 #define SBX_WHY 200 /* size of the `why` buffers */
 
 struct sbx_hello {
@@ -39,6 +40,8 @@ struct sbx_spawn_req {
     size_t envc;
     long long timeout_ms;    /* options.timeout_ms; 0: none */
     long long kill_after_ms; /* options.kill_after_ms; 0: the runner's default */
+    char *user;              /* options.user: the account to run as; NULL:
+                                the runner's own */
 };
 
 struct sbx_spawned {

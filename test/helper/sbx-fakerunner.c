@@ -7,7 +7,7 @@
  * because sbx does not promise to pass its environment to the runner (an
  * elevated launch would not).  sbx starts it the usual way:
  *
- *   sbx-runner --connect PATH --server-pid PID     (nonce + "\n" on stdin)
+ *   sbx-runner --server-pid PID     (nonce, "\n", socket path, "\n" on stdin)
  *
  * and the fake then speaks the protocol of docs/protocol.md by hand, badly:
  *
@@ -191,13 +191,15 @@ static void write_pid_file(void)
 		quit(2, "cannot rename the pid file");
 }
 
-/* 64 hex digits and a newline on stdin, within 10 s. */
-static void read_nonce(char nonce[NONCE_HEX + 1])
+/* 64 hex digits, a newline, the socket's path and a newline on stdin,
+ * within 10 s.  Returns the path (static). */
+static const char *read_secret(char nonce[NONCE_HEX + 1])
 {
-	char buf[NONCE_HEX + 1];
-	size_t have = 0;
+	static char buf[NONCE_HEX + 1 + 4096 + 2];
+	size_t have = 0, lines = 0;
+	char *nl;
 
-	while (have < sizeof buf) {
+	while (lines < 2) {
 		struct pollfd p = { 0, POLLIN, 0 };
 		int r = poll(&p, 1, 10000);
 		ssize_t n;
@@ -206,18 +208,26 @@ static void read_nonce(char nonce[NONCE_HEX + 1])
 			continue;
 		if (r <= 0)
 			quit(3, "no nonce on stdin");
-		n = read(0, buf + have, sizeof buf - have);
+		if (have >= sizeof buf - 1)
+			quit(3, "no two lines on stdin");
+		n = read(0, buf + have, sizeof buf - 1 - have);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n <= 0)
-			quit(3, "stdin ended before the nonce");
+			quit(3, "stdin ended before the nonce and path");
+		for (ssize_t k = 0; k < n; k++)
+			lines += buf[have + (size_t)k] == '\n';
 		have += (size_t)n;
 	}
+	buf[have] = '\0';
 	if (buf[NONCE_HEX] != '\n')
 		quit(3, "nonce not followed by a newline");
 	memcpy(nonce, buf, NONCE_HEX);
 	nonce[NONCE_HEX] = '\0';
+	nl = strchr(buf + NONCE_HEX + 1, '\n');
+	*nl = '\0';
 	logf_("nonce read");
+	return buf + NONCE_HEX + 1;
 }
 
 static int connect_to(const char *path)
@@ -420,13 +430,13 @@ int main(int argc, char **argv)
 	write_pid_file();
 
 	for (int i = 1; i + 1 < argc; i++)
-		if (strcmp(argv[i], "--connect") == 0)
+		if (strcmp(argv[i], "--server-pid") == 0)
 			path = argv[i + 1];
 	if (!path)
-		quit(2, "no --connect PATH");
+		quit(2, "no --server-pid PID");
 	read_mode(mode, sizeof mode);
 	logf_("mode %s pid %ld", mode, (long)getpid());
-	read_nonce(nonce);
+	path = read_secret(nonce);
 
 	if (strcmp(mode, "silent-never-connect") == 0)
 		stay_wedged();

@@ -14,10 +14,11 @@
  *   env NAME...       "NAME=VALUE" or "NAME is unset" per name
  *   cwd               the working directory
  *   live              writes "ready", sleeps 1500 ms, writes "bye\n"
- *   --connect NAME ...  a fake sbx-runner (installed as sbx-runner.exe beside
- *                     a copy of sbx.exe): another process connects to the
- *                     channel first, as a foreign client would, and this
- *                     one then just waits
+ *   --server-pid PID --secret-from H  a fake sbx-runner (installed as
+ *                     sbx-runner.exe beside a copy of sbx.exe): it takes the
+ *                     channel's name out of sbx like the runner does, lets
+ *                     another process connect first, as a foreign client
+ *                     that learnt the name would, and then just waits
  *   spawn CMDLINE     runs CMDLINE with the same standard handles, waits, and
  *                     prints "exit 0x%08x" with all 32 bits of its exit code
  *
@@ -206,14 +207,31 @@ static int cmd_env(int argc, wchar_t **argv)
     return 0;
 }
 
-static int fake_runner(const wchar_t *name)
+static int fake_runner(const wchar_t *pidarg, const wchar_t *harg)
 {
-    wchar_t exe[MAX_PATH], line[1024];
+    wchar_t exe[MAX_PATH], line[1024], wname[512];
+    char buf[1024], *name;
     STARTUPINFOW si;
     PROCESS_INFORMATION pi;
+    HANDLE proc, h;
+    DWORD got, have = 0;
+    int lines = 0;
 
+    proc = OpenProcess(PROCESS_DUP_HANDLE, FALSE, (DWORD)wcstoul(pidarg, NULL, 10));
+    if (proc == NULL ||
+        !DuplicateHandle(proc, (HANDLE)(uintptr_t)wcstoull(harg, NULL, 10), GetCurrentProcess(),
+                         &h, GENERIC_READ, FALSE, 0))
+        return HELPER_FAIL;
+    while (lines < 2 && have < sizeof(buf) - 1 && ReadFile(h, buf + have, 1, &got, NULL) && got)
+        lines += buf[have++] == '\n';
+    buf[have] = '\0';
+    if (lines < 2)
+        return HELPER_FAIL;
+    name = strchr(buf, '\n') + 1;
+    *strchr(name, '\n') = '\0';
+    MultiByteToWideChar(CP_UTF8, 0, name, -1, wname, 512);
     GetModuleFileNameW(NULL, exe, MAX_PATH);
-    swprintf(line, 1024, L"\"%ls\" foreign-connect %ls", exe, name);
+    swprintf(line, 1024, L"\"%ls\" foreign-connect %ls", exe, wname);
     memset(&si, 0, sizeof(si));
     si.cb = sizeof(si);
     if (!CreateProcessW(exe, line, NULL, NULL, FALSE, 0, NULL, NULL, &si, &pi))
@@ -241,8 +259,9 @@ int wmain(int argc, wchar_t **argv)
 {
     if (argc < 2)
         return HELPER_FAIL;
-    if (wcscmp(argv[1], L"--connect") == 0 && argc >= 3)
-        return fake_runner(argv[2]);
+    if (wcscmp(argv[1], L"--server-pid") == 0 && argc == 5 &&
+        wcscmp(argv[3], L"--secret-from") == 0)
+        return fake_runner(argv[2], argv[4]);
     if (wcscmp(argv[1], L"foreign-connect") == 0 && argc == 3)
         return foreign_connect(argv[2]);
     if (wcscmp(argv[1], L"argv") == 0)

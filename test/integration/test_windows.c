@@ -356,7 +356,7 @@ Test(windows, foreign_client_connecting_first_is_refused, .timeout = 180)
 
 	need_wine();
 	/* A copy of sbx.exe whose "runner" lets another process connect first,
-	 * as anything of the same user reading the runner's command line could. */
+	 * as a process that learnt the channel's name could. */
 	snprintf(path, sizeof(path), "%s/sbx.exe", dir);
 	it_copy_file(sbx_exe, path);
 	snprintf(path, sizeof(path), "%s/sbx-runner.exe", dir);
@@ -426,7 +426,7 @@ Test(windows, runner_killed_ends_the_command, .timeout = 180)
 	 * once it has settled (Wine's loader re-executes itself at start). */
 	for (int i = 0; i < 200; i++) {
 		long found = 0;
-		ps = popen("pgrep -n -f 'sbx-runne[r].exe --connect'", "r");
+		ps = popen("pgrep -n -f 'sbx-runne[r].exe --server-pid'", "r");
 		if (ps != NULL) {
 			if (fscanf(ps, "%ld", &found) != 1)
 				found = 0;

@@ -153,6 +153,31 @@ Test(docs, spawn)
     sbx_frame_reader_free(&r);
 }
 
+Test(docs, spawn_as_user)
+{
+    sbx_frame_reader r;
+    struct sbx_spawn_req m;
+    char why[SBX_WHY] = "", *json;
+    size_t len;
+
+    load_examples();
+    const struct example *e = find("spawn-as-user");
+    sbx_frame f = decode_one(e, SBX_F_SPAWN, &r);
+    cr_assert_eq(sbx_spawn_req_decode(f.payload, f.len, &m, why), 0, "%s", why);
+    cr_assert_eq(m.argc, 2);
+    cr_assert_str_eq(m.argv[1], "install");
+    cr_assert_str_eq(m.cwd, "/src/app");
+    cr_assert_eq(m.timeout_ms, 600000);
+    cr_assert_eq(m.kill_after_ms, 0);
+    cr_assert_not_null(m.user);
+    cr_assert_str_eq(m.user, "build");
+    cr_assert_eq(sbx_spawn_req_encode(&m, &json, &len), 0);
+    encodes_to(e, SBX_F_SPAWN, json, len);
+    free(json);
+    sbx_spawn_req_free(&m);
+    sbx_frame_reader_free(&r);
+}
+
 Test(docs, spawned_and_spawn_error)
 {
     sbx_frame_reader r;
