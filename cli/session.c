@@ -413,13 +413,18 @@ runner_gone:
 static int reap_runner(struct sess *s, int ms, struct sbx_exit *st)
 {
     struct sbx_wait w = { NULL, s->runner, SBX_EV_EXIT, 0 };
-    int seen = -1;
+    int seen = -1, killed = 0;
 
     if (s->runner == NULL)
         return -1;
     while (sbx_proc_poll(s->runner, st) == SBX_EAGAIN) {
         int rc = sbx_wait(&w, 1, ms);
         if (rc == 0) {
+            /* A launcher running as root (sudo) or an elevated runner may
+             * not take signals from us; then it is left to end on its own
+             * when it sees the channel closed, rather than waited for. */
+            if (killed++)
+                break;
             sbx_proc_kill_tree(s->runner);
             ms = 5000;
         } else if (rc < 0 && rc != SBX_EINTR) {

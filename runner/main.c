@@ -132,6 +132,23 @@ static void audit_quote(char *line, size_t *n, const char *s)
     line[*n] = '\0';
 }
 
+static void audit_add(char *line, size_t *n, const char *fmt, ...) SBX_PRINTF(3, 4);
+
+/* Appends to the audit line, truncating at its cap. */
+static void audit_add(char *line, size_t *n, const char *fmt, ...)
+{
+    va_list ap;
+    int r;
+
+    if (*n + 1 >= AUDIT_MAX)
+        return;
+    va_start(ap, fmt);
+    r = vsnprintf(line + *n, AUDIT_MAX - *n, fmt, ap);
+    va_end(ap);
+    if (r > 0)
+        *n = *n + (size_t)r >= AUDIT_MAX ? AUDIT_MAX - 1 : *n + (size_t)r;
+}
+
 /* The run's audit line: who asked, as whom, what, where, and how it ended. */
 static void audit(long long server_uid, long long server_pid, const char *as, char *const *argv,
                   const char *cwd, const char *result)
@@ -140,15 +157,14 @@ static void audit(long long server_uid, long long server_pid, const char *as, ch
     size_t n;
 
     sbx_os_user_name(server_uid, who, sizeof(who));
-    n = (size_t)snprintf(line, sizeof(line), "user=%s uid=%lld sbx_pid=%lld as=%s result=%s cwd=",
-                         who, server_uid, server_pid, as, result);
-    if (n >= sizeof(line))
-        n = sizeof(line) - 1;
+    n = 0;
+    audit_add(line, &n, "user=");
+    audit_quote(line, &n, who);
+    audit_add(line, &n, " uid=%lld sbx_pid=%lld as=", server_uid, server_pid);
+    audit_quote(line, &n, as);
+    audit_add(line, &n, " result=%s cwd=", result);
     audit_quote(line, &n, cwd);
-    if (n + 6 < sizeof(line)) {
-        memcpy(line + n, " argv=", 7);
-        n += 6;
-    }
+    audit_add(line, &n, " argv=");
     for (size_t i = 0; argv[i] != NULL && n + 2 < sizeof(line); i++) {
         if (i > 0)
             line[n++] = ' ';

@@ -373,6 +373,47 @@ Test(windows, foreign_client_connecting_first_is_refused, .timeout = 180)
 	sp_free(p);
 }
 
+/* Wine's processes report an elevated token, so a plain `sbx run` takes the
+ * already-elevated path (the runner started directly, taking its secret out
+ * of sbx.exe by handle, as it does after a UAC prompt); -n changes nothing
+ * there.  The options Windows does not have are clear errors. */
+Test(windows, elevated_path_without_same_user, .timeout = 180)
+{
+	struct sp *p;
+
+	need_wine();
+	p = sp_run(&(struct sp_opts){ .argv = ARGV(wine, sbx_exe, "run", "--", helper_exe, "argv", "a b"),
+				      .envp = wine_env, .stdin_mode = SP_IN_NULL, .timeout_ms = 120000 });
+	EXPECT_EXIT(p, 0);
+	EXPECT_OUT(p, argv_report(ARGV("a b")));
+	EXPECT_ERR(p, "");
+	sp_free(p);
+	p = sp_run(&(struct sp_opts){ .argv = ARGV(wine, sbx_exe, "run", "-n", "--", helper_exe, "exit", "7"),
+				      .envp = wine_env, .stdin_mode = SP_IN_NULL, .timeout_ms = 120000 });
+	EXPECT_EXIT(p, 7);
+	EXPECT_ERR(p, "");
+	sp_free(p);
+}
+
+Test(windows, user_and_via_are_clear_errors, .timeout = 180)
+{
+	struct sp *p;
+
+	need_wine();
+	p = sp_run(&(struct sp_opts){ .argv = ARGV(wine, sbx_exe, "run", "-u", "someone", "--", helper_exe,
+						   "exit", "0"),
+				      .envp = wine_env, .stdin_mode = SP_IN_NULL, .timeout_ms = 120000 });
+	EXPECT_EXIT(p, 125);
+	EXPECT_SBX_LINE(p, "--user is not supported");
+	sp_free(p);
+	p = sp_run(&(struct sp_opts){ .argv = ARGV(wine, sbx_exe, "run", "--via", "gsudo", "--", helper_exe,
+						   "exit", "0"),
+				      .envp = wine_env, .stdin_mode = SP_IN_NULL, .timeout_ms = 120000 });
+	EXPECT_EXIT(p, 125);
+	EXPECT_SBX_LINE(p, "not supported");
+	sp_free(p);
+}
+
 Test(windows, real_windows_program, .timeout = 180)
 {
 	struct sp *p;
