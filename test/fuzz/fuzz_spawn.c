@@ -47,6 +47,11 @@ static void check_valid(const struct sbx_spawn_req *m)
     /* options: integers from 0 to a year of milliseconds, 0 when absent. */
     CHECK(m->timeout_ms >= 0 && m->timeout_ms <= YEAR_MS);
     CHECK(m->kill_after_ms >= 0 && m->kill_after_ms <= YEAR_MS);
+    /* options.user: absent, or 1 to SBX_MAX_USER bytes of UTF-8. */
+    if (m->user != NULL) {
+        size_t n = strlen(m->user);
+        CHECK(n >= 1 && n <= SBX_MAX_USER && sbx_utf8_valid(m->user, n));
+    }
 }
 
 static void check_same(const struct sbx_spawn_req *a, const struct sbx_spawn_req *b)
@@ -60,6 +65,8 @@ static void check_same(const struct sbx_spawn_req *a, const struct sbx_spawn_req
     CHECK(strcmp(a->cwd, b->cwd) == 0);
     CHECK(a->timeout_ms == b->timeout_ms);
     CHECK(a->kill_after_ms == b->kill_after_ms);
+    CHECK((a->user == NULL) == (b->user == NULL));
+    CHECK(a->user == NULL || strcmp(a->user, b->user) == 0);
 }
 
 /* The bytes a wire string stands for (docs/protocol.md, "Byte strings"),
@@ -109,7 +116,7 @@ static void check_failed(int rc, const struct sbx_spawn_req *m, const char *why)
     CHECK(rc == SBX_EPROTO || rc == SBX_ENOMEM);
     CHECK(m->argv == NULL && m->env == NULL && m->cwd == NULL);
     CHECK(m->argc == 0 && m->envc == 0);
-    CHECK(m->timeout_ms == 0 && m->kill_after_ms == 0);
+    CHECK(m->timeout_ms == 0 && m->kill_after_ms == 0 && m->user == NULL);
     if (rc == SBX_EPROTO) {
         size_t n = strnlen(why, SBX_WHY);
         CHECK(n > 0 && n < SBX_WHY);

@@ -63,7 +63,7 @@ while IFS=$tab read -r name esc; do
     payload=${esc#????????????????????????????????}
     printf "$esc" >"$corpus/fuzz_frame/$name"
     stream=$stream$esc
-    if [ "$name" = spawn ]; then
+    if [ "$name" = spawn ] || [ "$name" = spawn-as-user ]; then
         printf "$payload" >"$corpus/fuzz_spawn/$name"
     fi
     idx=$(msg_index "$name")
@@ -107,6 +107,7 @@ cat >"$out/json.dict" <<'EOF'
 "\"options\""
 "\"timeout_ms\""
 "\"kill_after_ms\""
+"\"user\""
 "31622400000"
 "\"hex\""
 "{\"hex\":\"ff\"}"
