@@ -304,11 +304,13 @@ static void choose_launch(struct session_req *req, int same_user, const char *us
             die_usage("%s", "--same-user and --user exclude each other");
         return;
     }
-    if (via == NULL && (via = getenv("SBX_ELEVATE")) != NULL && via[0] == '\0')
-        via = NULL;
+    /* SBX_ELEVATE names a POSIX launcher; where the OS has its own way,
+     * only an explicit --via is an error. */
     if (via != NULL && dflt == NULL)
-        die("%s", "--via and SBX_ELEVATE are not supported on this platform; sbx elevates "
-                  "through the system's elevation prompt");
+        die("%s", "--via is not supported on this platform; sbx elevates through the "
+                  "system's elevation prompt");
+    if (via == NULL && dflt != NULL && (via = getenv("SBX_ELEVATE")) != NULL && via[0] == '\0')
+        via = NULL;
     if (user != NULL) {
         if ((rc = sbx_account_lookup(user, &a)) < 0) {
             if (rc == SBX_ENOTSUP)

@@ -313,10 +313,11 @@ int main(int argc, char **argv)
         die("--server-pid wants a process id, not '%s'", server_pid_arg);
     if ((rc = sbx_sig_init(NULL)) < 0 || (rc = sbx_sig_ignore_console()) < 0)
         die("cannot install signal handlers: %s", sbx_err_str(rc));
-    /* Should sbx, or the launcher between us, die, even by SIGKILL, the
-     * runner follows, and the command's guardian ends its tree. */
-    if (sbx_os_die_with_parent() == SBX_EPIPE)
-        die("the process that started the runner exited before it could start");
+    /* Started by sbx itself: should sbx die, even by SIGKILL, the runner
+     * follows, and the command's guardian ends its tree.  Through a
+     * launcher, the channel's end of file does that. */
+    if (sbx_os_die_with_parent(server_pid) == SBX_EPIPE)
+        die("sbx exited before the runner started");
     if (secret_from != NULL)
         rc = sbx_secret_take(server_pid, secret_from, &secret);
     else

@@ -162,7 +162,8 @@ int sbx_proc_kill_group(sbx_proc *p, int sig);
  * the job).  0 when nothing is left. */
 int sbx_proc_kill_tree(sbx_proc *p);
 /* Whether process `pid` is `ancestor` or one of its descendants: 1 or 0;
- * SBX_ENOTSUP where the OS cannot tell. */
+ * SBX_ENOTSUP where the OS cannot tell (no /proc, or a process on the way
+ * hidden from us). */
 int sbx_proc_descends(long long pid, long long ancestor);
 /* Sends `sig` to the process itself. */
 int sbx_proc_kill(sbx_proc *p, int sig);
@@ -181,7 +182,8 @@ struct sbx_peer {
  * `name` receives what the runner must be told to connect to.  With
  * `others` 0 only this user (and root) can reach it; with `others` 1 (POSIX,
  * for a runner that runs as another unprivileged account) whoever knows the
- * name can, and nobody can list it: keep the name secret. */
+ * name can, and nobody can list it or learn it from the kernel: keep the
+ * name secret. */
 int sbx_chan_listen(sbx_listener **l, char *name, size_t cap, int others);
 /* Listens at a name the caller chose, failing if anything else holds it
  * already.  sbx always uses sbx_chan_listen(); the tests use this to show
@@ -259,11 +261,14 @@ int sbx_os_executable(const char *path);
 int sbx_os_sanitize_fds(void);
 /* Points standard stream `which` at the null device. */
 int sbx_os_std_to_null(int which);
-/* The runner dies with its parent, whatever started it: sbx, or a launcher
- * such as sudo (Linux: PR_SET_PDEATHSIG); elsewhere a no-op, and the
- * channel's end of file does the same job.  SBX_EPIPE if the parent is
- * already gone. */
-int sbx_os_die_with_parent(void);
+/* When this process's parent is `ppid` (the runner started directly by
+ * sbx), it dies with it (Linux: PR_SET_PDEATHSIG); SBX_EPIPE if the parent
+ * is already gone.  Started through a launcher, nothing is set: the
+ * channel's end of file ends the runner just as well, and a caller who may
+ * signal the launcher (sudo keeps the caller's real uid) must not be able
+ * to end the runner before it has written its audit line.  Elsewhere a
+ * no-op. */
+int sbx_os_die_with_parent(long long ppid);
 /* Moves `tmp` over `path` in one step (rename; MoveFileEx on Windows). */
 int sbx_os_replace_file(const char *tmp, const char *path);
 /* Ends this process the way `st` says the child ended: its exit code, or

@@ -857,12 +857,14 @@ int sbx_proc_descends(long long pid, long long ancestor)
         if (pid == ancestor)
             return 1;
         snprintf(path, sizeof(path), "/proc/%lld/stat", pid);
+        /* Unreadable (/proc mounted with hidepid hides other users'
+         * processes, or the process is gone): no answer either way. */
         if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
-            return 0;
+            return SBX_ENOTSUP;
         n = read(fd, buf, sizeof(buf) - 1);
         close(fd);
         if (n <= 0)
-            return 0;
+            return SBX_ENOTSUP;
         buf[n] = '\0';
         /* "pid (comm) state ppid ...": comm may hold anything, even ") ". */
         if ((rp = strrchr(buf, ')')) == NULL || sscanf(rp + 1, " %*c %lld", &pid) != 1)
@@ -987,9 +989,27 @@ int sbx_chan_listen(sbx_listener **lp, char *name, size_t cap, int others)
         l->path[0] = '\0';
         goto fail;
     }
-    memcpy(sa.sun_path, l->path, strlen(l->path) + 1);
+    /* Bound under a placeholder name, then renamed: the kernel shows every
+     * socket's bind-time path to all users (/proc/net/unix), and the name
+     * the runner connects to must stay a secret. */
+    if (snprintf(sa.sun_path, sizeof(sa.sun_path), "%s/b", l->dir) >= (int)sizeof(sa.sun_path)) {
+        rc = SBX_ENAMETOOLONG;
+        l->path[0] = '\0';
+        goto fail;
+    }
     if ((l->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0)) < 0 ||
-        bind(l->fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(l->fd, 1) < 0) {
+        bind(l->fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+        rc = sys_err(errno);
+        l->path[0] = '\0';
+        goto fail;
+    }
+    if (rename(sa.sun_path, l->path) < 0) {
+        rc = sys_err(errno);
+        (void)unlink(sa.sun_path);
+        l->path[0] = '\0';
+        goto fail;
+    }
+    if (listen(l->fd, 1) < 0) {
         rc = sys_err(errno);
         goto fail;
     }
@@ -1430,16 +1450,18 @@ int sbx_os_sanitize_fds(void)
     return 0;
 }
 
-int sbx_os_die_with_parent(void)
+int sbx_os_die_with_parent(long long ppid)
 {
 #ifdef __linux__
-    pid_t before = getppid();
-
+    if ((long long)getppid() != ppid)
+        return 0;
     if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0)
         return sys_err(errno);
     /* The parent may have died before the request took effect. */
-    if (getppid() != before)
+    if ((long long)getppid() != ppid)
         return SBX_EPIPE;
+#else
+    (void)ppid;
 #endif
     return 0;
 }

@@ -1537,9 +1537,10 @@ int sbx_os_std_to_null(int which)
     return 0;
 }
 
-int sbx_os_die_with_parent(void)
+int sbx_os_die_with_parent(long long ppid)
 {
-    return 0; /* the channel's end of file, and the job, do this here */
+    (void)ppid; /* the channel's end of file, and the job, do this here */
+    return 0;
 }
 
 const char *sbx_os_launcher(void)

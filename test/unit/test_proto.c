@@ -89,7 +89,7 @@ Test(proto, unknown_members_are_ignored)
 
 static void spawn_round_trip(char **argv, size_t argc, const char *cwd, char **env, size_t envc)
 {
-    struct sbx_spawn_req in = { argv, argc, (char *)cwd, env, envc, 0, 0 }, out;
+    struct sbx_spawn_req in = { argv, argc, (char *)cwd, env, envc, 0, 0, NULL }, out;
     char why[SBX_WHY] = "";
     char *json;
     size_t len;
@@ -150,7 +150,7 @@ Test(proto, spawn_round_trip_random_bytes)
 Test(proto, spawn_options_round_trip)
 {
     char *argv[] = { "sleep", "100" }, *env[] = { "A=1" };
-    struct sbx_spawn_req in = { argv, 2, "/", env, 1, 90000, 2500 }, out;
+    struct sbx_spawn_req in = { argv, 2, "/", env, 1, 90000, 2500, NULL }, out;
     char why[SBX_WHY] = "";
     char *json;
     size_t len;
@@ -168,6 +168,51 @@ Test(proto, spawn_options_round_trip)
     cr_assert_eq(sbx_spawn_req_encode(&in, &json, &len), 0);
     cr_assert(strstr(json, "\"options\":{}") != NULL, "%s", json);
     free(json);
+}
+
+Test(proto, spawn_user_round_trip_and_bounds)
+{
+    char *argv[] = { "id" }, *env[] = { "A=1" }, name[SBX_MAX_USER + 2];
+    struct sbx_spawn_req in = { argv, 1, "/", env, 1, 0, 0, "build" }, out;
+    char why[SBX_WHY] = "", *json;
+    size_t len;
+
+    cr_assert_eq(sbx_spawn_req_encode(&in, &json, &len), 0);
+    cr_assert(strstr(json, "\"options\":{\"user\":\"build\"}") != NULL, "%s", json);
+    cr_assert_eq(sbx_spawn_req_decode((uint8_t *)json, len, &out, why), 0, "%s", why);
+    cr_assert_str_eq(out.user, "build");
+    sbx_spawn_req_free(&out);
+    cr_assert_null(out.user);
+    free(json);
+
+    /* Absent means the runner's own account. */
+    cr_assert_eq(sbx_spawn_req_decode(P("{\"argv\":[\"id\"],\"cwd\":\"/\",\"env\":[]}"), &out, why),
+                 0, "%s", why);
+    cr_assert_null(out.user);
+    sbx_spawn_req_free(&out);
+
+    /* Exactly the cap is fine; one byte more, empty, or not a string is not. */
+    memset(name, 'u', sizeof(name));
+    name[SBX_MAX_USER] = '\0';
+    in.user = name;
+    cr_assert_eq(sbx_spawn_req_encode(&in, &json, &len), 0);
+    cr_assert_eq(sbx_spawn_req_decode((uint8_t *)json, len, &out, why), 0, "%s", why);
+    sbx_spawn_req_free(&out);
+    free(json);
+    name[SBX_MAX_USER] = 'u';
+    name[SBX_MAX_USER + 1] = '\0';
+    cr_assert_eq(sbx_spawn_req_encode(&in, &json, &len), 0);
+    cr_assert_eq(sbx_spawn_req_decode((uint8_t *)json, len, &out, why), SBX_EPROTO);
+    cr_assert(strstr(why, "user") != NULL, "%s", why);
+    cr_assert_null(out.argv);
+    free(json);
+    cr_assert_eq(sbx_spawn_req_decode(P("{\"argv\":[\"id\"],\"cwd\":\"/\",\"env\":[],"
+                                        "\"options\":{\"user\":\"\"}}"), &out, why), SBX_EPROTO);
+    cr_assert_eq(sbx_spawn_req_decode(P("{\"argv\":[\"id\"],\"cwd\":\"/\",\"env\":[],"
+                                        "\"options\":{\"user\":0}}"), &out, why), SBX_EPROTO);
+    cr_assert_eq(sbx_spawn_req_decode(P("{\"argv\":[\"id\"],\"cwd\":\"/\",\"env\":[],"
+                                        "\"options\":{\"user\":\"a\\u0000b\"}}"), &out, why),
+                 SBX_EPROTO);
 }
 
 Test(proto, spawn_malformed)
