@@ -60,5 +60,19 @@ check "squatted pipe name refused" 0 $?
 "$W/sbx-wintest.exe" foreign
 check "one client, and its pid" 0 $?
 
+# Elevation: an elevated shell (GitHub's Windows runners are) starts the
+# runner directly and -n changes nothing; a non-elevated one would need the
+# UAC prompt, which -n refuses at once.  -u and --via are not for Windows.
+if net session >/dev/null 2>&1; then # succeeds only when elevated
+    check "elevated run" "hi" "$("$SBX" run -n -- cmd /c "echo hi" | tr -d '\r')"
+else
+    "$SBX" run -n -- cmd /c "echo hi" 2>/dev/null
+    check "not elevated: -n refuses the UAC prompt" 125 $?
+fi
+"$SBX" run -u nobody -- cmd /c "echo hi" 2>/dev/null
+check "-u refused" 125 $?
+"$SBX" run --via gsudo -- cmd /c "echo hi" 2>/dev/null
+check "--via refused" 125 $?
+
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]
