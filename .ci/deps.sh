@@ -8,7 +8,7 @@ set -eu
 what=${1:-build}
 case $what in
 build) debs="gcc libc6-dev make pkg-config libcjson-dev" ;;
-test)  debs="gcc libc6-dev make pkg-config libcjson-dev libcriterion-dev" ;;
+test)  debs="gcc libc6-dev make pkg-config libcjson-dev libcriterion-dev sudo" ;;
 win)   debs="gcc-mingw-w64-x86-64 wine wine64 ca-certificates" ;;
 fuzz)  debs="make pkg-config libcjson-dev clang libclang-rt-14-dev" ;;
 *)     echo "usage: $0 build|test|win|fuzz" >&2; exit 2 ;;
@@ -29,7 +29,9 @@ have_pc() {
     fi
     command -v pkg-config >/dev/null 2>&1 || return 1
     pkg-config --exists libcjson || return 1
-    [ "$what" = build ] || pkg-config --exists criterion
+    [ "$what" = build ] && return
+    # sudo: the elevation tests start the runner through it.
+    pkg-config --exists criterion && command -v sudo >/dev/null 2>&1
 }
 
 if have_pc; then
@@ -58,7 +60,7 @@ if command -v apt-get >/dev/null 2>&1 && command -v dpkg-query >/dev/null 2>&1; 
         $sudo apt-get install -y -qq --no-install-recommends $missing >&2
     fi
     have_pc && exit 0
-    echo "sbx deps: packages installed but pkg-config still cannot find libcjson/criterion" >&2
+    echo "sbx deps: packages installed but pkg-config still cannot find libcjson/criterion (or sudo is missing)" >&2
     exit 1
 fi
 
@@ -72,10 +74,10 @@ if [ "$what" = win ]; then
     echo "  (Debian/Ubuntu: gcc-mingw-w64-x86-64 wine wine64; Fedora: mingw64-gcc wine)" >&2
     exit 1
 fi
-echo "sbx deps: cannot find libcjson$( [ "$what" = build ] || echo ' and criterion') with pkg-config." >&2
+echo "sbx deps: cannot find libcjson$( [ "$what" = build ] || echo ' and criterion') with pkg-config$( [ "$what" = build ] || echo ', or sudo')." >&2
 echo "Install, for your system:" >&2
-echo "  Fedora/RHEL:  dnf install gcc make pkgconf cjson-devel$( [ "$what" = build ] || echo ' criterion-devel')" >&2
-echo "  Arch:         pacman -S gcc make pkgconf cjson$( [ "$what" = build ] || echo ' criterion')" >&2
-echo "  Alpine:       apk add gcc make musl-dev pkgconf cjson-dev$( [ "$what" = build ] || echo ' criterion-dev')" >&2
-echo "  openSUSE:     zypper install gcc make pkg-config cjson-devel$( [ "$what" = build ] || echo ' criterion-devel')" >&2
+echo "  Fedora/RHEL:  dnf install gcc make pkgconf cjson-devel$( [ "$what" = build ] || echo ' criterion-devel sudo')" >&2
+echo "  Arch:         pacman -S gcc make pkgconf cjson$( [ "$what" = build ] || echo ' criterion sudo')" >&2
+echo "  Alpine:       apk add gcc make musl-dev pkgconf cjson-dev$( [ "$what" = build ] || echo ' criterion-dev sudo')" >&2
+echo "  openSUSE:     zypper install gcc make pkg-config cjson-devel$( [ "$what" = build ] || echo ' criterion-devel sudo')" >&2
 exit 1

@@ -31,6 +31,10 @@
  *                            (the channel closes mid-run, without exit)
  *   garbage-after-spawned    spawned, then 4096 pseudo-random bytes
  *   ack-overflow             spawned, then a stdin ack for 0xffffffff bytes
+ *   foreign-first            forks a child that connects first and holds the
+ *                            connection without a word; the fake itself
+ *                            never connects (another local process of the
+ *                            same uid racing the runner to the socket)
  *
  * "After the handshake" means: a valid hello, and sbx's hello and spawn
  * frames received, so sbx is waiting for spawned.
@@ -409,6 +413,26 @@ static void send_spawned(int fd)
 	send_json(fd, F_SPAWNED, json);
 }
 
+/* Another process, not the one sbx started, connects and holds on.  It
+ * stays in the fake's process group, so sbx ending the runner's group ends
+ * it too; its own alarm bounds it otherwise (alarms are not inherited). */
+static _Noreturn void foreign_first(const char *path)
+{
+	pid_t pid = fork();
+
+	if (pid < 0)
+		quit(5, "fork failed");
+	if (pid == 0) {
+		alarm(LIFETIME_S);
+		(void)connect_to(path);
+		logf_("foreign pid %ld connected", (long)getpid());
+		for (;;)
+			pause();
+	}
+	logf_("forked foreign pid %ld", (long)pid);
+	stay_wedged();
+}
+
 int main(int argc, char **argv)
 {
 	const char *path = NULL;
@@ -440,6 +464,8 @@ int main(int argc, char **argv)
 
 	if (strcmp(mode, "silent-never-connect") == 0)
 		stay_wedged();
+	if (strcmp(mode, "foreign-first") == 0)
+		foreign_first(path);
 
 	fd = connect_to(path);
 
