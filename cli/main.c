@@ -311,6 +311,10 @@ static void choose_launch(struct session_req *req, int same_user, const char *us
                   "system's elevation prompt");
     if (via == NULL && dflt != NULL && (via = getenv("SBX_ELEVATE")) != NULL && via[0] == '\0')
         via = NULL;
+    /* Checked even when no launcher is needed, so a typo shows the first
+     * time, not on the first machine where sbx is not root. */
+    if (via != NULL && via[strspn(via, " \t")] == '\0')
+        die_usage("%s", "--via (or SBX_ELEVATE) names no command");
     if (user != NULL) {
         if ((rc = sbx_account_lookup(user, &a)) < 0) {
             if (rc == SBX_ENOTSUP)
