@@ -75,7 +75,7 @@ static int foreign(void)
     HANDLE p1, p2;
     int rc, bad = 0;
 
-    if ((rc = sbx_chan_listen(&l, name, sizeof(name))) < 0) {
+    if ((rc = sbx_chan_listen(&l, name, sizeof(name), 0)) < 0) {
         printf("setup failed: listen %s\n", sbx_err_name(rc));
         return 2;
     }
