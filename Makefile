@@ -123,7 +123,7 @@ WIN_CFLAGS = $(CSTD) -O2 $(WARN) -D__USE_MINGW_ANSI_STDIO=1 -D_WIN32_WINNT=0x060
              -DSBX_VERSION=\"$(VERSION)\" -Isrc $(WIN_CJSON_CFLAGS)
 # Static: the .exe files run on any Windows without mingw's DLLs.
 WIN_LDFLAGS := -static
-WIN_LIBS   = $(WIN_CJSON_LIBS) -lbcrypt -ladvapi32 -lshell32
+WIN_LIBS   = $(WIN_CJSON_LIBS) -lbcrypt -ladvapi32 -lshell32 -lole32
 WIN_CORE_OBJ := $(WIN_CORE:%.c=$(WB)/obj/%.o) $(WIN_CJSON_OBJ)
 
 win: $(WB)/sbx.exe $(WB)/sbx-runner.exe $(WB)/sbx-testhelper.exe $(WB)/sbx-wintest.exe

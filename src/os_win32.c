@@ -16,6 +16,7 @@
 #include <bcrypt.h>
 #include <sddl.h>
 #include <shellapi.h>
+#include <objbase.h>
 
 #include <stdint.h>
 #include <stdio.h>
@@ -907,6 +908,9 @@ static int spawn_elevated(struct sbx_spawn_opts *o, sbx_proc *p, struct sbx_spaw
         rc = f->err;
         goto done;
     }
+    /* The shell may hand the verb to COM components: Microsoft asks
+     * callers to initialize COM first.  A failure here is not fatal. */
+    (void)CoInitializeEx(NULL, COINIT_APARTMENTTHREADED | COINIT_DISABLE_OLE1DDE);
     memset(&sei, 0, sizeof(sei));
     sei.cbSize = sizeof(sei);
     sei.fMask = SEE_MASK_NOCLOSEPROCESS | SEE_MASK_NOASYNC | SEE_MASK_FLAG_NO_UI;
