@@ -5,13 +5,14 @@
  * Most of this needs root, which CI has: the tests create throwaway
  * accounts (sbxt-admin may start the runner through sudo, sbxt-plain may
  * not, sbxt-box is the account commands run as, with the supplementary
- * group sbxt-extra) and a sudoers rule for sbxt-admin, then run sbx as those
- * accounts.  Creation is serialized with a lock, since Criterion runs tests
- * in parallel processes, and only creates what is missing.  What was created
- * is recorded in the lock file and removed once at the end by the main
- * process (ReportHook POST_ALL); a run that finds another run of the suite
- * still going leaves the removal to it.  Without root, or without sudo, the
- * tests say so through cr_skip_test.
+ * group sbxt-extra, and sbxt-pw may start the runner too, but only with its
+ * password) and sudoers rules for sbxt-admin and sbxt-pw, then run sbx as
+ * those accounts.  Creation is serialized with a lock, since Criterion runs
+ * tests in parallel processes, and only creates what is missing.  What was
+ * created is recorded in the lock file and removed once at the end by the
+ * main process (ReportHook POST_ALL); a run that finds another run of the
+ * suite still going leaves the removal to it.  Without root, or without
+ * sudo, the tests say so through cr_skip_test.
  *
  * An account other than root cannot enter the build tree on CI (the clone
  * may sit under /root), so every test that runs sbx as another account uses
@@ -26,6 +27,7 @@
 
 #include <criterion/hooks.h>
 #include <ctype.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
@@ -37,7 +39,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/file.h>
+#include <sys/ioctl.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -47,6 +51,7 @@
 #define ADMIN "sbxt-admin"
 #define PLAIN "sbxt-plain"
 #define BOX "sbxt-box"
+#define PW "sbxt-pw"
 #define EXTRA "sbxt-extra"
 #define BOX_HOME "/nonexistent-sbxt-box"
 
@@ -56,8 +61,14 @@
 /* Any sbx-runner in a /tmp/sbx-elev-* directory: whoever can create one
  * there could have sbxt-admin run it as root, but sbxt-admin has no password
  * and no way in except through root, and the rule lives only as long as the
- * test run. */
-#define SUDOERS_RULE "sbxt-admin ALL=(root,sbxt-box) NOPASSWD: /tmp/sbx-elev-*/sbx-runner\n"
+ * test run.  sbxt-pw has a password, but a random one set for each test
+ * that uses it and known only to that test, and no login shell.  For it
+ * sudo must ask every time (no cached credentials between runs), once (a
+ * wrong answer fails at once), and say nothing else first (no lecture). */
+#define SUDOERS_RULE                                                               \
+	"sbxt-admin ALL=(root,sbxt-box) NOPASSWD: /tmp/sbx-elev-*/sbx-runner\n"    \
+	"Defaults:sbxt-pw timestamp_timeout=0, passwd_tries=1, !lecture\n"         \
+	"sbxt-pw ALL=(root) /tmp/sbx-elev-*/sbx-runner\n"
 
 /* Serializes creation and holds, as a number, what the suite created. */
 #define SETUP_LOCK "/tmp/sbxt-itest.lock"
@@ -65,13 +76,16 @@
 #define HOLD_LOCK "/tmp/sbxt-itest.hold"
 /* One test at a time may own /dev/log. */
 #define DEVLOG_LOCK "/tmp/sbxt-itest.devlog"
+/* One test at a time sets sbxt-pw's password and uses it. */
+#define PW_LOCK "/tmp/sbxt-itest.pw"
 
 #define SYS_PATH "PATH=/usr/sbin:/usr/bin:/sbin:/bin"
 #define MIB (1024 * 1024)
 /* LOG_AUTHPRIV | LOG_NOTICE, as syslog(3) puts it in front of the line. */
 #define AUDIT_PRI "<85>"
 
-enum { MADE_EXTRA = 1, MADE_ADMIN = 2, MADE_PLAIN = 4, MADE_BOX = 8, MADE_SUDOERS = 16 };
+enum { MADE_EXTRA = 1, MADE_ADMIN = 2, MADE_PLAIN = 4, MADE_BOX = 8, MADE_SUDOERS = 16, MADE_PW = 32 };
+#define MADE_ALL 63u
 
 /* ------------------------------------------------------------ tools */
 
@@ -150,7 +164,7 @@ static unsigned state_get(int fd)
 	if (n <= 0)
 		return 0;
 	buf[n] = '\0';
-	return (unsigned)strtoul(buf, NULL, 10) & 31u;
+	return (unsigned)strtoul(buf, NULL, 10) & MADE_ALL;
 }
 
 static bool state_put(int fd, unsigned made)
@@ -177,7 +191,8 @@ static void run_tool(const char *const *argv)
 	sp_free(p);
 }
 
-static void add_user(const char *useradd, const char *name, const char *home, const char *groups)
+static void add_user(const char *useradd, const char *name, const char *home, const char *shell,
+		     const char *groups)
 {
 	/* The account's own group, unless one of that name is left over. */
 	bool own = getgrnam(name) == NULL;
@@ -189,7 +204,7 @@ static void add_user(const char *useradd, const char *name, const char *home, co
 	argv[n++] = "-d";
 	argv[n++] = home;
 	argv[n++] = "-s";
-	argv[n++] = "/bin/sh";
+	argv[n++] = shell;
 	if (own) {
 		argv[n++] = "-U";
 	} else {
@@ -237,12 +252,19 @@ static void install_sudoers(void)
 /* The accounts (and, with `sudoers`, the rule), created where missing. */
 static void setup_accounts(bool sudoers)
 {
-	static const struct { const char *name; const char *home; const char *groups; unsigned bit; } users[] = {
-		{ ADMIN, "/nonexistent-" ADMIN, NULL, MADE_ADMIN },
-		{ PLAIN, "/nonexistent-" PLAIN, NULL, MADE_PLAIN },
-		{ BOX, BOX_HOME, EXTRA, MADE_BOX },
+	static const struct {
+		const char *name, *home;
+		bool login;
+		const char *groups;
+		unsigned bit;
+	} users[] = {
+		{ ADMIN, "/nonexistent-" ADMIN, true, NULL, MADE_ADMIN },
+		{ PLAIN, "/nonexistent-" PLAIN, true, NULL, MADE_PLAIN },
+		{ BOX, BOX_HOME, true, EXTRA, MADE_BOX },
+		/* It gets a password, so no way to log in with it. */
+		{ PW, "/nonexistent-" PW, false, NULL, MADE_PW },
 	};
-	char *useradd, *groupadd;
+	char *useradd, *groupadd, *nologin = tool("nologin");
 	unsigned made;
 	int fd;
 
@@ -263,7 +285,8 @@ static void setup_accounts(bool sudoers)
 	for (size_t i = 0; i < sizeof users / sizeof users[0]; i++) {
 		if (getpwnam(users[i].name))
 			continue;
-		add_user(useradd, users[i].name, users[i].home, users[i].groups);
+		add_user(useradd, users[i].name, users[i].home,
+			 users[i].login ? "/bin/sh" : nologin ? nologin : "/bin/false", users[i].groups);
 		made |= users[i].bit;
 		cr_assert(state_put(fd, made));
 	}
@@ -362,7 +385,7 @@ ReportHook(PRE_ALL)(struct criterion_test_set *set)
 ReportHook(POST_ALL)(struct criterion_global_stats *stats)
 {
 	static const struct { const char *name; unsigned bit; } users[] = {
-		{ BOX, MADE_BOX }, { PLAIN, MADE_PLAIN }, { ADMIN, MADE_ADMIN },
+		{ PW, MADE_PW }, { BOX, MADE_BOX }, { PLAIN, MADE_PLAIN }, { ADMIN, MADE_ADMIN },
 	};
 	char *userdel = tool("userdel"), *groupdel = tool("groupdel");
 	unsigned made;
@@ -1313,6 +1336,576 @@ Test(elevate, sbx_killed_through_sudo_leaves_nothing_behind, .timeout = 60)
 	EXPECT_SIGNAL(p, SIGKILL);
 	cr_assert(lc_survivor(pids, n, 5000) == 0, "a process of the run outlived a SIGKILLed sbx by 5 s");
 	sp_free(p);
+}
+
+/* --------------------------------------------------- sudo: the password prompt */
+
+/* Without -n sudo may ask for a password.  It must ask on the controlling
+ * terminal: sbx starts it in its own process group (the terminal's
+ * foreground one), with a pipe carrying the runner's secret as its stdin
+ * and /dev/null as its stdout, so sbx's stdin and stdout are never sudo's
+ * to read or write.  These tests run sbx as sbxt-pw, whose rule has no
+ * NOPASSWD, on a pseudo-terminal of their own that the test types into. */
+
+/* sbxt-pw's password for this test: a fresh random one, set while the test
+ * holds PW_LOCK (until its process exits), and first tried on sudo alone,
+ * so that a system where PAM cannot check passwords skips rather than
+ * fails. */
+static const char *setup_pw(struct pub *pb)
+{
+	static char pass[64];
+	unsigned char raw[12];
+	char *chpasswd, *sudo, *line;
+	struct sp_opts o;
+	struct sp *p;
+	size_t len;
+	int fd;
+
+	setup_sudo(pb);
+	chpasswd = tool("chpasswd");
+	sudo = tool("sudo");
+	if (!chpasswd)
+		cr_skip_test("chpasswd not found: cannot give %s a password", PW);
+	/* Left open: the lock is the test's until its process exits. */
+	fd = open_root_file(PW_LOCK, O_RDWR | O_CREAT);
+	cr_assert(fd >= 0, "%s: %s", PW_LOCK, strerror(errno));
+	cr_assert(lock_within(fd, LOCK_EX, 60000), "%s: no lock within 60 s", PW_LOCK);
+
+	fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC);
+	cr_assert(fd >= 0 && read(fd, raw, sizeof raw) == (ssize_t)sizeof raw, "/dev/urandom: %s", strerror(errno));
+	close(fd);
+	len = (size_t)snprintf(pass, sizeof pass, "sbxt-Pw-");
+	for (size_t i = 0; i < sizeof raw; i++)
+		len += (size_t)snprintf(pass + len, sizeof pass - len, "%02x", raw[i]);
+
+	cr_assert(asprintf(&line, "%s:%s\n", PW, pass) > 0);
+	p = sp_run(&(struct sp_opts){
+		.argv = ARGV(chpasswd),
+		.envp = it_env(ARGV(SYS_PATH), NULL),
+		.in = line,
+		.in_len = strlen(line),
+		.timeout_ms = 30000,
+	});
+	if (!sp_exited_with(p, 0))
+		cr_skip_test("chpasswd cannot set %s's password here (%s): %s", PW, sp_status_str(p), IT_ESC_ERR(p));
+	sp_free(p);
+
+	/* sudo on its own, the password on its stdin (-S), no terminal: it
+	 * lists the rule only once PAM has accepted the password. */
+	cr_assert(asprintf(&line, "%s\n", pass) > 0);
+	o = as_opts(PW, no_tty(ARGV(sudo, "-S", "-p", "", "-l")), NULL);
+	o.in = line;
+	o.in_len = strlen(line);
+	p = sp_run(&o);
+	if (!sp_exited_with(p, 0) &&
+	    (it_buf_has(p->err_buf, p->err_len, "incorrect password") ||
+	     it_buf_has(p->err_buf, p->err_len, "uthentication")))
+		cr_skip_test("sudo does not accept %s's password here, so PAM cannot check passwords (%s): %s", PW,
+			     sp_status_str(p), IT_ESC_ERR(p));
+	cr_assert(sp_exited_with(p, 0) && it_buf_has(p->out_buf, p->out_len, "/tmp/sbx-elev-*/sbx-runner"),
+		  "sudo -S -l as %s, with the right password: %s\nstdout: %s\nstderr: %s", PW, sp_status_str(p),
+		  IT_ESC_OUT(p), IT_ESC_ERR(p));
+	sp_free(p);
+	return pass;
+}
+
+struct buf {
+	unsigned char *p;
+	size_t len, cap;
+};
+
+static void buf_add(struct buf *b, const void *data, size_t n)
+{
+	if (b->len + n + 1 > b->cap) {
+		size_t cap = b->cap ? b->cap : 4096;
+
+		while (b->len + n + 1 > cap)
+			cap *= 2;
+		b->p = realloc(b->p, cap);
+		if (!b->p)
+			abort(); /* no assertion here: the process under test is still running */
+		b->cap = cap;
+	}
+	memcpy(b->p + b->len, data, n);
+	b->len += n;
+	b->p[b->len] = '\0';
+}
+
+static bool buf_has(const struct buf *b, const char *s)
+{
+	return b->len > 0 && it_buf_has(b->p, b->len, s);
+}
+
+/* Prompts in what the terminal showed: "assword" followed, on the same
+ * line, by a colon ("[sudo] password for sbxt-pw: ", PAM's "Password: "). */
+static int count_prompts(const struct buf *b)
+{
+	int n = 0;
+
+	for (size_t i = 0; i + 7 <= b->len; i++) {
+		if (memcmp(b->p + i, "assword", 7) != 0)
+			continue;
+		for (size_t j = i + 7; j < b->len && b->p[j] != '\n' && b->p[j] != '\r'; j++)
+			if (b->p[j] == ':') {
+				n++;
+				break;
+			}
+	}
+	return n;
+}
+
+/* sbx run as an account, in a session of its own whose controlling
+ * terminal is a pseudo-terminal the test holds the master of; stdin,
+ * stdout and stderr are pipes to the test. */
+struct pty_run {
+	/* what to run and what to do */
+	const char *const *argv;
+	uid_t uid;
+	gid_t gid;
+	const unsigned char *in; /* all of it, then EOF */
+	size_t in_len;
+	const char *answer;      /* typed, with a newline, at every prompt */
+	bool interrupt;          /* Ctrl-C at the first prompt instead */
+	int timeout_ms;
+	/* what happened */
+	pid_t pid;
+	struct buf tty, out, err;
+	size_t in_off;
+	int in_errno, type_errno;
+	bool in_closed;
+	int prompts;
+	long at_prompt[32];      /* sbx's descendants at the first prompt */
+	size_t n_at_prompt;
+	bool reaped, timed_out, pipes_left_open;
+	int status;
+	long long start_ms, prompt_ms, end_ms;
+	char desc[128];
+};
+
+/* Kills what a test that failed mid-run left (no assertion runs while the
+ * child does, but a crash might). */
+static pid_t pty_pid;
+
+static void pty_kill(void)
+{
+	if (pty_pid > 0)
+		kill(-pty_pid, SIGKILL);
+}
+
+/* Between fork and exec: async-signal-safe calls only. */
+static _Noreturn void pty_child(const struct pty_run *r, const char *slave_name, int in, int out, int err,
+				char *const *envp, int maxfd)
+{
+	struct rlimit nocore = { 0, 0 };
+	struct sigaction sa;
+	sigset_t none;
+	int fd;
+
+	/* A session of its own, whose first terminal becomes its controlling
+	 * one; TIOCSCTTY for systems where opening it is not enough. */
+	if (setsid() < 0)
+		_exit(126);
+	fd = open(slave_name, O_RDWR);
+	if (fd < 0 || ioctl(fd, TIOCSCTTY, 0) < 0)
+		_exit(126);
+	if (dup2(in, 0) < 0 || dup2(out, 1) < 0 || dup2(err, 2) < 0)
+		_exit(126);
+	for (fd = 3; fd < maxfd; fd++)
+		close(fd);
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = SIG_DFL;
+	sigemptyset(&sa.sa_mask);
+	for (int s = 1; s < NSIG; s++)
+		sigaction(s, &sa, NULL);
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+	setrlimit(RLIMIT_CORE, &nocore);
+	if (setgroups(0, NULL) < 0 || setgid(r->gid) < 0 || setuid(r->uid) < 0 || chdir("/") < 0)
+		_exit(126);
+	execve(r->argv[0], (char *const *)r->argv, envp);
+	_exit(127);
+}
+
+static void nonblock(int fd)
+{
+	cr_assert(fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) == 0, "O_NONBLOCK: %s", strerror(errno));
+}
+
+/* Reads what is there; false at EOF or on an error other than EAGAIN. */
+static bool take(int fd, struct buf *b)
+{
+	unsigned char chunk[16384];
+
+	for (;;) {
+		ssize_t n = read(fd, chunk, sizeof chunk);
+
+		if (n > 0) {
+			buf_add(b, chunk, (size_t)n);
+			continue;
+		}
+		if (n < 0 && errno == EINTR)
+			continue;
+		return n < 0 && errno == EAGAIN;
+	}
+}
+
+static void close_at(int *fd)
+{
+	if (*fd >= 0)
+		close(*fd);
+	*fd = -1;
+}
+
+/* Types s on the terminal. */
+static void type_in(struct pty_run *r, int master, const char *s)
+{
+	size_t len = strlen(s);
+	ssize_t n;
+
+	do
+		n = write(master, s, len);
+	while (n < 0 && errno == EINTR);
+	if (n != (ssize_t)len && r->type_errno == 0)
+		r->type_errno = n < 0 ? errno : EIO;
+}
+
+/* Runs r to the end: until sbx has exited and its stdout and stderr are
+ * closed (or 3 s after it exited), or until the deadline, when sbx's
+ * process group is killed. */
+static void pty_run(struct pty_run *r)
+{
+	int master, slave, inp[2], outp[2], errp[2], in, out, err;
+	long maxfd = sysconf(_SC_OPEN_MAX);
+	char **envp = user_env(NULL), *slave_name, *answer = NULL;
+	struct sigaction sa;
+	long long deadline;
+
+	if (maxfd < 0 || maxfd > 65536)
+		maxfd = 65536;
+	if (r->answer)
+		cr_assert(asprintf(&answer, "%s\n", r->answer) > 0);
+	/* A write to sbx's stdin after it exited must be an error, not death. */
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = SIG_IGN;
+	sigaction(SIGPIPE, &sa, NULL);
+
+	master = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
+	cr_assert(master >= 0, "posix_openpt: %s", strerror(errno));
+	cr_assert(grantpt(master) == 0 && unlockpt(master) == 0, "grantpt/unlockpt: %s", strerror(errno));
+	cr_assert((slave_name = ptsname(master)) != NULL, "ptsname: %s", strerror(errno));
+	slave_name = strdup(slave_name);
+	/* Ours stays open, so that the master never reads as hung up while
+	 * no process of the run has the terminal open. */
+	slave = open(slave_name, O_RDWR | O_NOCTTY | O_CLOEXEC);
+	cr_assert(slave >= 0, "%s: %s", slave_name, strerror(errno));
+	cr_assert(pipe2(inp, O_CLOEXEC) == 0 && pipe2(outp, O_CLOEXEC) == 0 && pipe2(errp, O_CLOEXEC) == 0,
+		  "pipe2: %s", strerror(errno));
+
+	if (pty_pid == 0)
+		atexit(pty_kill);
+	r->start_ms = sp_now_ms();
+	deadline = r->start_ms + r->timeout_ms;
+	r->pid = fork();
+	cr_assert(r->pid >= 0, "fork: %s", strerror(errno));
+	if (r->pid == 0)
+		pty_child(r, slave_name, inp[0], outp[1], errp[1], envp, (int)maxfd);
+	pty_pid = r->pid;
+	close(inp[0]);
+	close(outp[1]);
+	close(errp[1]);
+	in = inp[1];
+	out = outp[0];
+	err = errp[0];
+	nonblock(master);
+	nonblock(in);
+	nonblock(out);
+	nonblock(err);
+
+	/* No assertions from here until the child is reaped. */
+	for (;;) {
+		struct pollfd pf[4];
+		long long now = sp_now_ms(), until;
+		int npf = 0, seen;
+
+		if (!r->reaped) {
+			pid_t w = waitpid(r->pid, &r->status, WNOHANG);
+
+			if (w == r->pid) {
+				r->reaped = true;
+				r->end_ms = now;
+			}
+		}
+		if (r->reaped && out < 0 && err < 0)
+			break;
+		if (r->reaped && now >= r->end_ms + 3000) {
+			r->pipes_left_open = true;
+			break;
+		}
+		if (now >= deadline) {
+			r->timed_out = true;
+			snprintf(r->desc, sizeof r->desc, "%s%s%s", r->reaped ? "" : "sbx still running; ",
+				 out >= 0 ? "stdout open; " : "", err >= 0 ? "stderr open" : "");
+			break;
+		}
+		if (in >= 0 && r->in_off == r->in_len) {
+			close_at(&in);
+			r->in_closed = true;
+		}
+		pf[npf++] = (struct pollfd){ master, POLLIN, 0 };
+		if (out >= 0)
+			pf[npf++] = (struct pollfd){ out, POLLIN, 0 };
+		if (err >= 0)
+			pf[npf++] = (struct pollfd){ err, POLLIN, 0 };
+		if (in >= 0)
+			pf[npf++] = (struct pollfd){ in, POLLOUT, 0 };
+		/* Short waits while sbx runs: its exit is polled for. */
+		until = r->reaped ? r->end_ms + 3000 : now + 20;
+		if (until > deadline)
+			until = deadline;
+		(void)poll(pf, (nfds_t)npf, until > now ? (int)(until - now) : 0);
+
+		(void)take(master, &r->tty);
+		if (out >= 0 && !take(out, &r->out))
+			close_at(&out);
+		if (err >= 0 && !take(err, &r->err))
+			close_at(&err);
+		while (in >= 0 && r->in_off < r->in_len) {
+			ssize_t n = write(in, r->in + r->in_off, r->in_len - r->in_off);
+
+			if (n > 0) {
+				r->in_off += (size_t)n;
+				continue;
+			}
+			if (n < 0 && errno == EINTR)
+				continue;
+			if (n < 0 && errno != EAGAIN) {
+				r->in_errno = errno;
+				close_at(&in);
+			}
+			break;
+		}
+
+		seen = count_prompts(&r->tty);
+		while (r->prompts < seen) {
+			if (r->prompts++ == 0) {
+				r->prompt_ms = sp_now_ms();
+				r->n_at_prompt = descendants(r->pid, r->at_prompt, 32);
+				if (r->interrupt) {
+					type_in(r, master, "\x03");
+					continue;
+				}
+			}
+			if (answer)
+				type_in(r, master, answer);
+		}
+	}
+	if (!r->reaped) {
+		kill(-r->pid, SIGKILL);
+		while (waitpid(r->pid, &r->status, 0) < 0 && errno == EINTR)
+			;
+		r->reaped = true;
+		r->end_ms = sp_now_ms();
+	}
+	(void)take(master, &r->tty);
+	pty_pid = 0;
+	close_at(&in);
+	close_at(&out);
+	close_at(&err);
+	close(slave);
+	close(master);
+	free(answer);
+	free(slave_name);
+}
+
+/* Everything about a run, for a failure message (leaked). */
+static const char *pty_report(const struct pty_run *r)
+{
+	char how[64], *s;
+
+	if (r->timed_out)
+		snprintf(how, sizeof how, "timed out after %d ms", r->timeout_ms);
+	else if (WIFEXITED(r->status))
+		snprintf(how, sizeof how, "exited %d", WEXITSTATUS(r->status));
+	else if (WIFSIGNALED(r->status))
+		snprintf(how, sizeof how, "killed by signal %d (%s)", WTERMSIG(r->status), strsignal(WTERMSIG(r->status)));
+	else
+		snprintf(how, sizeof how, "status 0x%x", (unsigned)r->status);
+	cr_assert(asprintf(&s,
+			   "sbx %s after %lld ms%s%s; %d prompt(s)\n"
+			   "terminal: \"%s\"\nstdout: %s\nstderr: %s",
+			   how, r->end_ms - r->start_ms, r->timed_out ? " " : "", r->desc, r->prompts,
+			   it_esc(r->tty.p, r->tty.len), it_esc(r->out.p, r->out.len), it_esc(r->err.p, r->err.len)) > 0);
+	return s;
+}
+
+static bool pty_exited_with(const struct pty_run *r, int code)
+{
+	return !r->timed_out && WIFEXITED(r->status) && WEXITSTATUS(r->status) == code;
+}
+
+/* Last line of a buffer, without its newline (leaked). */
+static char *last_line(const struct buf *b)
+{
+	size_t end = b->len, start;
+
+	if (end > 0 && b->p[end - 1] == '\n')
+		end--;
+	start = end;
+	while (start > 0 && b->p[start - 1] != '\n')
+		start--;
+	return b->len ? strndup((const char *)b->p + start, end - start) : strdup("");
+}
+
+/* Processes whose command line contains needle (zombies have none). */
+static size_t procs_with(const char *needle, long *out, size_t max)
+{
+	DIR *d = opendir("/proc");
+	struct dirent *de;
+	size_t n = 0;
+
+	if (!d)
+		return 0;
+	while ((de = readdir(d)) != NULL && n < max) {
+		char path[64], *cmd;
+		size_t len;
+		long pid = strtol(de->d_name, NULL, 10);
+
+		if (pid <= 0 || pid == (long)getpid())
+			continue;
+		snprintf(path, sizeof path, "/proc/%ld/cmdline", pid);
+		cmd = lc_read_file(path, &len);
+		if (!cmd)
+			continue;
+		for (size_t i = 0; i < len; i++)
+			if (cmd[i] == '\0')
+				cmd[i] = ' ';
+		if (len > 0 && memmem(cmd, len, needle, strlen(needle)))
+			out[n++] = pid;
+		free(cmd);
+	}
+	closedir(d);
+	return n;
+}
+
+/* Polls until no process has needle in its command line, up to ms. */
+static size_t procs_gone(const char *needle, long *left, size_t max, int ms)
+{
+	long long end = sp_now_ms() + ms;
+	size_t n;
+
+	while ((n = procs_with(needle, left, max)) > 0 && sp_now_ms() < end)
+		usleep(20000);
+	return n;
+}
+
+/* The right password, typed at sudo's prompt on the terminal: the command
+ * runs as root, stdin reaches it whole (sudo read none of it), and neither
+ * stdout nor stderr carries the prompt. */
+Test(elevate, password_prompt_goes_to_the_terminal, .timeout = 120)
+{
+	size_t n = 100 * 1024;
+	unsigned char *data = it_pattern_alloc(23, n);
+	char *want = hash_line(data, n);
+	struct pty_run r;
+	struct acct a;
+	struct pub pb;
+	const char *pass = setup_pw(&pb);
+
+	a = account(PW);
+	memset(&r, 0, sizeof r);
+	r.argv = ARGV(pb.sbx, "run", "--", pb.helper, "hash-stdin");
+	r.uid = a.uid;
+	r.gid = a.gid;
+	r.in = data;
+	r.in_len = n;
+	r.answer = pass;
+	r.timeout_ms = 20000;
+	pty_run(&r);
+
+	cr_assert(pty_exited_with(&r, 0), "expected exit 0: %s", pty_report(&r));
+	cr_assert(r.prompts == 1, "sudo should have prompted once on the terminal: %s", pty_report(&r));
+	cr_assert(r.type_errno == 0, "typing on the terminal: %s", strerror(r.type_errno));
+	cr_assert(r.out.len == strlen(want) && memcmp(r.out.p, want, r.out.len) == 0,
+		  "stdout should be the hash of all %zu stdin bytes, \"%s\": %s", n, it_esc(want, strlen(want)),
+		  pty_report(&r));
+	cr_assert(!buf_has(&r.out, "assword") && !buf_has(&r.err, "assword"),
+		  "the prompt went to stdout or stderr: %s", pty_report(&r));
+	cr_assert(r.in_off == n && r.in_closed, "sbx's stdin took %zu of %zu bytes (%s)", r.in_off, n,
+		  strerror(r.in_errno));
+	cr_assert(r.err.len == 0, "stderr: %s", pty_report(&r));
+	cr_assert(!r.pipes_left_open, "stdout or stderr stayed open 3 s after sbx exited: %s", pty_report(&r));
+	free(want);
+	free(data);
+}
+
+/* A wrong password: sudo refuses, and sbx fails with 125, its own line
+ * last and naming sudo, nothing on stdout. */
+Test(elevate, wrong_password_is_refused_with_125, .timeout = 120)
+{
+	struct pty_run r;
+	struct acct a;
+	struct pub pb;
+	char *last;
+
+	setup_pw(&pb);
+	a = account(PW);
+	memset(&r, 0, sizeof r);
+	r.argv = ARGV(pb.sbx, "run", "--", pb.helper, "hash-stdin");
+	r.uid = a.uid;
+	r.gid = a.gid;
+	r.answer = "sbxt-Pw-wrong";
+	r.timeout_ms = 20000;
+	pty_run(&r);
+	last = last_line(&r.err);
+
+	cr_assert(pty_exited_with(&r, 125), "expected exit 125: %s", pty_report(&r));
+	cr_assert(r.prompts >= 1, "sudo never prompted on the terminal: %s", pty_report(&r));
+	cr_assert(r.out.len == 0, "stdout: %s", pty_report(&r));
+	cr_assert(strncmp(last, "sbx: ", 5) == 0 && strstr(last, "sudo") != NULL,
+		  "the last stderr line should be sbx's and name sudo: %s", pty_report(&r));
+	/* sudo pauses after a wrong password (about 2 s with pam_unix). */
+	cr_assert(r.end_ms - r.prompt_ms < 10000, "sbx took %lld ms to give up after the answer: %s",
+		  r.end_ms - r.prompt_ms, pty_report(&r));
+	cr_assert(!buf_has(&r.err, "assword:"), "the prompt went to stderr: %s", pty_report(&r));
+	cr_assert(!r.pipes_left_open, "stdout or stderr stayed open 3 s after sbx exited: %s", pty_report(&r));
+	free(last);
+}
+
+/* Ctrl-C at the prompt: the terminal's SIGINT reaches sbx and sudo alike;
+ * sbx dies by it, as when interrupted anywhere before the command started,
+ * the command never runs, and no sudo or runner of the run is left. */
+Test(elevate, ctrl_c_at_the_password_prompt, .timeout = 120)
+{
+	struct pty_run r;
+	struct acct a;
+	struct pub pb;
+	char *marker;
+	long left[32];
+	size_t n;
+
+	setup_pw(&pb);
+	a = account(PW);
+	cr_assert(asprintf(&marker, "%s/marker", pb.dir) > 0);
+	memset(&r, 0, sizeof r);
+	r.argv = ARGV(pb.sbx, "run", "--", "sh", "-c", "touch \"$0\"", marker);
+	r.uid = a.uid;
+	r.gid = a.gid;
+	r.interrupt = true;
+	r.timeout_ms = 20000;
+	pty_run(&r);
+
+	cr_assert(!r.timed_out && WIFSIGNALED(r.status) && WTERMSIG(r.status) == SIGINT,
+		  "expected death by SIGINT: %s", pty_report(&r));
+	cr_assert(r.prompts == 1, "sudo should have prompted once on the terminal: %s", pty_report(&r));
+	cr_assert(r.type_errno == 0, "typing on the terminal: %s", strerror(r.type_errno));
+	cr_assert(r.end_ms - r.prompt_ms < 3000, "sbx took %lld ms to end after Ctrl-C", r.end_ms - r.prompt_ms);
+	cr_assert(r.n_at_prompt >= 1, "sbx had no child (sudo) at the prompt: %s", pty_report(&r));
+	cr_assert(r.out.len == 0, "stdout: %s", pty_report(&r));
+	cr_assert(lc_survivor(r.at_prompt, r.n_at_prompt, 3000) == 0,
+		  "a process sbx had started when sudo prompted outlived it by 3 s");
+	n = procs_gone(pb.dir, left, 32, 3000);
+	cr_assert(n == 0, "%zu process(es) of the run (pid %ld...) outlived sbx by 3 s", n, n ? left[0] : 0L);
+	cr_assert(!exists(marker), "the command ran");
 }
 
 /* ------------------------------------------------------------ rogue peers */
