@@ -620,6 +620,10 @@ void session_run(const struct session_req *r, struct session_out *out)
         goto done;
     }
     if (rc == SBX_EPIPE) {
+        /* A launcher ended by the same Ctrl-C that is pending for us: that
+         * is an interruption, not a refusal. */
+        if (forward_signals(&s) == SBX_EINTR)
+            goto done;
         if (r->launcher != NULL)
             set_msg(out, "%s exited before the runner connected: it refused, or failed "
                          "(see its message above)%s", r->launcher[0],
