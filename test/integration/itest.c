@@ -156,12 +156,19 @@ char *it_tmpdir(void)
 	dir = realpath(tmpl, NULL);
 	cr_assert(dir != NULL);
 	free(tmpl);
+	it_remove_at_exit(dir);
+	return dir;
+}
+
+void it_remove_at_exit(const char *path)
+{
 	if (ntmpdirs == 0)
 		atexit(rm_tmpdirs);
 	tmpdirs = realloc(tmpdirs, (ntmpdirs + 1) * sizeof *tmpdirs);
 	cr_assert(tmpdirs != NULL);
-	tmpdirs[ntmpdirs++] = dir;
-	return dir;
+	tmpdirs[ntmpdirs] = strdup(path);
+	cr_assert(tmpdirs[ntmpdirs] != NULL);
+	ntmpdirs++;
 }
 
 char *it_write_file(const char *dir, const char *name, const char *content, unsigned mode)

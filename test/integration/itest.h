@@ -44,6 +44,8 @@ uint64_t it_fnv1a64(const void *buf, size_t len);
 /* A fresh directory (mode 0700) removed with its contents when the test
  * process exits. */
 char *it_tmpdir(void);
+/* Removes `path` and everything below it when the test process exits. */
+void it_remove_at_exit(const char *path);
 /* Write a file with the given mode; returns its malloc'ed path. */
 char *it_write_file(const char *dir, const char *name, const char *content, unsigned mode);
 

@@ -43,6 +43,19 @@ static inline const char *lc_fakerunner(void)
 }
 
 /* Whole file, NUL-terminated; NULL if it cannot be read. */
+/* A copy of sbx in dir with the fake runner as its sbx-runner, in `mode`. */
+static inline char *lc_sbx_with_fakerunner(const char *dir, const char *mode)
+{
+	char *sbx, *runner;
+
+	cr_assert(asprintf(&sbx, "%s/sbx", dir) > 0 && asprintf(&runner, "%s/sbx-runner", dir) > 0);
+	it_copy_file(SBX, sbx);
+	it_copy_file(lc_fakerunner(), runner);
+	free(it_write_file(dir, "fake-mode", mode, 0644));
+	free(runner);
+	return sbx;
+}
+
 static inline char *lc_read_file(const char *path, size_t *len)
 {
 	int fd = open(path, O_RDONLY | O_CLOEXEC);

@@ -30,7 +30,6 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <grp.h>
 #include <inttypes.h>
 #include <poll.h>
@@ -429,24 +428,6 @@ out:
 
 /* ------------------------------------------------------------ public copies */
 
-static char *pub_dirs[16];
-static size_t npub;
-
-static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	remove(path);
-	return 0;
-}
-
-static void rm_pub_dirs(void)
-{
-	for (size_t i = 0; i < npub; i++)
-		nftw(pub_dirs[i], rm_entry, 16, FTW_DEPTH | FTW_PHYS);
-}
-
 struct pub {
 	char dir[64], sbx[96], runner[96], helper[96];
 };
@@ -474,10 +455,7 @@ static void make_pub(struct pub *pb)
 {
 	snprintf(pb->dir, sizeof pb->dir, "/tmp/sbx-elev-XXXXXX");
 	cr_assert(mkdtemp(pb->dir) != NULL, "mkdtemp: %s", strerror(errno));
-	cr_assert(npub < sizeof pub_dirs / sizeof pub_dirs[0]);
-	if (npub == 0)
-		atexit(rm_pub_dirs);
-	pub_dirs[npub++] = strdup(pb->dir);
+	it_remove_at_exit(pb->dir);
 	cr_assert(chmod(pb->dir, 0755) == 0);
 	snprintf(pb->sbx, sizeof pb->sbx, "%s/sbx", pb->dir);
 	snprintf(pb->runner, sizeof pb->runner, "%s/sbx-runner", pb->dir);
@@ -706,18 +684,6 @@ static size_t descendants(long root, long *out, size_t max)
 
 /* ------------------------------------------------------------ fake runners, sockets */
 
-/* A copy of sbx in dir with the fake runner as its sbx-runner, in `mode`. */
-static char *fake_sbx(const char *dir, const char *mode)
-{
-	char *sbx, *runner;
-
-	cr_assert(asprintf(&sbx, "%s/sbx", dir) > 0 && asprintf(&runner, "%s/sbx-runner", dir) > 0);
-	it_copy_file(SBX, sbx);
-	it_copy_file(lc_fakerunner(), runner);
-	free(it_write_file(dir, "fake-mode", mode, 0644));
-	free(runner);
-	return sbx;
-}
 
 static char *read_in(const char *dir, const char *name)
 {
@@ -1917,7 +1883,7 @@ Test(elevate, ctrl_c_at_the_password_prompt, .timeout = 120)
  * hello is even read, and the command never runs. */
 Test(elevate, hand_started_runner_is_refused, .timeout = 60)
 {
-	char *dir = it_tmpdir(), *tmp = it_tmpdir(), *sbx = fake_sbx(dir, "silent-never-connect");
+	char *dir = it_tmpdir(), *tmp = it_tmpdir(), *sbx = lc_sbx_with_fakerunner(dir, "silent-never-connect");
 	char *marker, *tmpenv, *sock[1], *secret, pid[32];
 	struct sp *p, *r;
 	long fake;
@@ -1987,7 +1953,7 @@ Test(elevate, wrong_nonce_from_the_launchers_descendant_is_refused, .timeout = 6
  * not the process sbx started, so it is refused, and nothing runs. */
 Test(elevate, foreign_process_connecting_first_is_refused, .timeout = 60)
 {
-	char *dir = it_tmpdir(), *sbx = fake_sbx(dir, "foreign-first"), *marker, *log;
+	char *dir = it_tmpdir(), *sbx = lc_sbx_with_fakerunner(dir, "foreign-first"), *marker, *log;
 	long pids[2];
 	struct sp *p;
 
@@ -2137,7 +2103,7 @@ Test(elevate, channel_directory_is_private_and_per_run, .timeout = 60)
 	cr_assert(asprintf(&tmpenv, "TMPDIR=%s", tmp) > 0);
 	for (int i = 0; i < 2; i++)
 		p[i] = sp_start(&(struct sp_opts){
-			.argv = ARGV(fake_sbx(it_tmpdir(), "silent-never-connect"), "run", "--same-user",
+			.argv = ARGV(lc_sbx_with_fakerunner(it_tmpdir(), "silent-never-connect"), "run", "--same-user",
 				     "--connect-timeout", "3s", "--", "true"),
 			.envp = it_env(ARGV(tmpenv), ARGV("XDG_RUNTIME_DIR")),
 			.stdin_mode = SP_IN_OPEN,

@@ -657,18 +657,6 @@ Test(lifecycle, report_for_a_command_not_found, .timeout = 60)
 
 /* ----------------------------------------------------- bad runners */
 
-/* A copy of sbx in dir with the fake runner as its sbx-runner, in `mode`. */
-static char *sbx_with_fakerunner(const char *dir, const char *mode)
-{
-	char *sbx, *runner;
-
-	cr_assert(asprintf(&sbx, "%s/sbx", dir) > 0 && asprintf(&runner, "%s/sbx-runner", dir) > 0);
-	it_copy_file(SBX, sbx);
-	it_copy_file(lc_fakerunner(), runner);
-	free(it_write_file(dir, "fake-mode", mode, 0644));
-	free(runner);
-	return sbx;
-}
 
 static char *fake_log(const char *dir)
 {
@@ -704,7 +692,7 @@ static long fake_pid(const char *dir)
 static void bad_runner(const char *mode, const char *did, const char *const *reasons, const char *want_out)
 {
 	char *dir = it_tmpdir();
-	char *sbx = sbx_with_fakerunner(dir, mode), *log;
+	char *sbx = lc_sbx_with_fakerunner(dir, mode), *log;
 	struct sp *p = sp_start(&(struct sp_opts){
 		.argv = sbx_argv(sbx, ARGV("--connect-timeout", "2s"), ARGV(HELPER, "exit", "0")),
 		.stdin_mode = SP_IN_OPEN,
@@ -831,7 +819,7 @@ Test(bad_runner, report_when_the_runner_fails, .timeout = 60)
 
 	cr_assert(asprintf(&report, "%s/report.json", rdir) > 0);
 	p = sp_run(&(struct sp_opts){
-		.argv = sbx_argv(sbx_with_fakerunner(dir, "garbage"), ARGV("--connect-timeout", "2s", "--report", report),
+		.argv = sbx_argv(lc_sbx_with_fakerunner(dir, "garbage"), ARGV("--connect-timeout", "2s", "--report", report),
 				 ARGV(HELPER, "exit", "0")),
 		.stdin_mode = SP_IN_NULL,
 		.timeout_ms = 30000,
