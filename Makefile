@@ -35,9 +35,12 @@ CRIT_CFLAGS  = $(shell pkg-config --cflags criterion)
 CRIT_LIBS    = $(shell pkg-config --libs criterion)
 
 B        := build
-CORE_SRC := src/err.c src/frame.c src/proto.c src/conn.c src/winargv.c src/wtf8.c src/duration.c src/os_posix.c
-CLI_SRC  := cli/main.c cli/session.c cli/report.c
-RUN_SRC  := runner/main.c runner/pump.c
+# The portable core is every .c file in src/; the platform layer is one
+# directory per platform behind src/os.h (src/posix, src/win).
+COMMON_SRC := $(wildcard src/*.c)
+CORE_SRC := $(COMMON_SRC) $(wildcard src/posix/*.c)
+CLI_SRC  := $(wildcard cli/*.c)
+RUN_SRC  := $(wildcard runner/*.c)
 UNIT_SRC := $(wildcard test/unit/*.c)
 INTEG_SRC:= $(wildcard test/integration/*.c)
 
@@ -107,7 +110,7 @@ $(B)/test/sbx-fakerunner: test/helper/sbx-fakerunner.c
 WIN_CC    ?= x86_64-w64-mingw32-gcc
 WIN_CJSON ?= source
 WB        := $(B)/win
-WIN_CORE  := src/err.c src/frame.c src/proto.c src/conn.c src/winargv.c src/wtf8.c src/duration.c src/os_win32.c
+WIN_CORE  := $(COMMON_SRC) $(wildcard src/win/*.c)
 ifeq ($(WIN_CJSON),system)
 WIN_CJSON_CFLAGS = $(shell pkg-config --cflags libcjson)
 WIN_CJSON_LIBS   = $(shell pkg-config --static --libs libcjson)
@@ -209,6 +212,6 @@ uninstall:
 clean:
 	rm -rf $(B)
 
--include $(wildcard $(B)/obj/*/*.d $(B)/obj/*/*/*.d $(WB)/obj/*/*.d)
+-include $(wildcard $(B)/obj/*/*.d $(B)/obj/*/*/*.d $(WB)/obj/*/*.d $(WB)/obj/*/*/*.d)
 
 include test/fuzz/fuzz.mk

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "err.h"
+#include "proto.h"
 #include "runner.h"
 
 /* Child output is read only while less than one chunk is queued: the queue

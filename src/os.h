@@ -13,7 +13,7 @@
 
 #include <stddef.h>
 
-#include "proto.h"
+#include "status.h"
 
 typedef struct sbx_h sbx_h;               /* a byte stream: fd or HANDLE */
 typedef struct sbx_proc sbx_proc;         /* a process sbx started */

@@ -18,6 +18,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "status.h"
+
 #define SBX_PROTO_VERSION 1
 #define SBX_NONCE_BYTES 32
 #define SBX_NONCE_HEX (SBX_NONCE_BYTES * 2)
@@ -53,16 +55,6 @@ struct sbx_spawn_error {
     int err;       /* enum sbx_err, sent by name */
     long long os_code;
     char *message; /* the OS's description */
-};
-
-enum sbx_exit_how { SBX_EXITED = 0, SBX_SIGNALED = 1 };
-
-struct sbx_exit {
-    int how;
-    long long code; /* SBX_EXITED: 0..255 on POSIX, 0..0xffffffff on Windows */
-    int signal;     /* SBX_SIGNALED */
-    int core;       /* SBX_SIGNALED: a core was dumped */
-    int timed_out;  /* the runner ended it at the request's timeout */
 };
 
 struct sbx_terminate {
