@@ -142,39 +142,56 @@ static void child_report(int fd, int stage, int err)
     _exit(127);
 }
 
-/* Runs in the child between fork() and exec: async-signal-safe calls only. */
+/* Runs in the child between fork() and exec: async-signal-safe calls only.
+ * Every signal is blocked on entry (sbx_proc_spawn blocks them around
+ * fork()), so none of the parent's handlers can run in here, and the
+ * command gets its empty mask only at the last moment. */
 static void child_main(const struct sbx_spawn_opts *o, const int fds[3], char **cands,
-                       char **sh_argv, char *const *env, int errfd)
+                       char **sh_argv, char *const *env, int errfd, int gofd)
 {
     struct sigaction sa;
     sigset_t none;
-    int saw_eacces = 0, last = ENOENT;
+    int moved[3] = { -1, -1, -1 };
+    int saw_eacces = 0, last = ENOENT, fd;
+    ssize_t r;
+    char go;
+
+    /* Our own two pipes first: with a standard stream of the parent
+     * closed, either may sit at 0, 1 or 2, where the dup2() calls below
+     * would overwrite it. */
+    if (errfd < 3) {
+        if ((fd = fcntl(errfd, F_DUPFD_CLOEXEC, 3)) < 0)
+            child_report(errfd, ST_SETUP, errno);
+        errfd = fd;
+    }
+    if (gofd < 3 && (gofd = fcntl(gofd, F_DUPFD_CLOEXEC, 3)) < 0)
+        child_report(errfd, ST_SETUP, errno);
 
     if (o->new_session ? setsid() < 0 : o->new_group && setpgid(0, 0) < 0)
         child_report(errfd, ST_SETUP, errno);
 
     /* Dispositions and the mask are inherited across exec: give the child
-     * the defaults a shell would. */
+     * the defaults a shell would.  Still blocked, a signal that comes now
+     * waits for the default action instead of running a handler of ours. */
     memset(&sa, 0, sizeof(sa));
     sa.sa_handler = SIG_DFL;
     sigemptyset(&sa.sa_mask);
     for (int s = 1; s < NSIG; s++)
         if (s != SIGKILL && s != SIGSTOP)
             (void)sigaction(s, &sa, NULL);
-    sigemptyset(&none);
-    (void)sigprocmask(SIG_SETMASK, &none, NULL);
 
-    for (int i = 0; i < 3; i++) {
-        if (fds[i] < 0)
-            continue;
-        if (fds[i] == i) {
-            /* dup2() onto itself keeps close-on-exec set; clear it. */
-            if (fcntl(i, F_SETFD, 0) < 0)
-                child_report(errfd, ST_STDIO, errno);
-        } else if (dup2(fds[i], i) < 0) {
+    /* Every source is copied above 2 before anything is put on 0, 1 or 2,
+     * so that no dup2() can overwrite a source a later one still needs (a
+     * pipe end lands on 0, 1 or 2 when the parent had that stream closed).
+     * The copies are close-on-exec; dup2() from a copy also clears
+     * close-on-exec on the target, which dup2() onto itself would not. */
+    for (int i = 0; i < 3; i++)
+        if (fds[i] >= 0 && (moved[i] = fcntl(fds[i], F_DUPFD_CLOEXEC, 3)) < 0)
             child_report(errfd, ST_STDIO, errno);
-        }
-    }
+    for (int i = 0; i < 3; i++)
+        if (moved[i] >= 0 && dup2(moved[i], i) < 0)
+            child_report(errfd, ST_STDIO, errno);
+
     if (o->as != NULL) {
         /* Groups first, while we may still change them; the uid last. */
         const sbx_account *a = o->as;
@@ -190,6 +207,18 @@ static void child_main(const struct sbx_spawn_opts *o, const int fds[3], char **
     /* After the switch, so the account's own rights decide. */
     if (o->cwd != NULL && chdir(o->cwd) < 0)
         child_report(errfd, ST_CHDIR, errno);
+
+    /* Held here until the parent has the containment in place: the group
+     * set from both sides and the guardian in it.  End of file instead of
+     * the byte means the parent gave up, or died: nothing of the command
+     * may run, so leave quietly. */
+    do {
+        r = read(gofd, &go, 1);
+    } while (r < 0 && errno == EINTR);
+    if (r != 1)
+        _exit(127);
+    sigemptyset(&none);
+    (void)sigprocmask(SIG_SETMASK, &none, NULL);
 
     for (char **c = cands; *c; c++) {
         execve(*c, o->argv, env);
@@ -221,17 +250,27 @@ static void child_main(const struct sbx_spawn_opts *o, const int fds[3], char **
     child_report(errfd, ST_EXEC, saw_eacces ? EACCES : last);
 }
 
-/* The guardian: a process in the command's process group that waits for
- * end of file on a pipe whose other end only the runner holds, then kills
- * the group.  If the runner dies, even by SIGKILL, the command's tree goes
- * with it.  Runs between fork and _exit: async-signal-safe calls only. */
-static void guardian_main(int rfd, pid_t group)
+/* The guardian: a process that waits for end of file on a pipe whose other
+ * end only the runner holds, then kills the command's process group by its
+ * id.  If the runner dies, even by SIGKILL, the command's tree goes with
+ * it.  With `join` it is a member of the group, which keeps the group id
+ * from being reused while it waits; a group in a new session cannot be
+ * joined, and is then watched from outside.  Runs between fork and _exit:
+ * async-signal-safe calls only, with every signal blocked on entry. */
+static void guardian_main(int rfd, pid_t group, int join)
 {
     struct sigaction sa;
     struct rlimit rl;
+    sigset_t none;
     char c;
 
-    (void)setpgid(0, group);
+    /* Not in the group means not containing it: end it now rather than
+     * watch something it cannot vouch for (the parent sees its own
+     * setpgid() fail too, and gives up the spawn). */
+    if (join && setpgid(0, group) < 0) {
+        (void)kill(-group, SIGKILL);
+        _exit(1);
+    }
     /* Signals forwarded to the group are for the command, not for us. */
     memset(&sa, 0, sizeof(sa));
     sa.sa_handler = SIG_IGN;
@@ -239,6 +278,12 @@ static void guardian_main(int rfd, pid_t group)
     for (int s = 1; s < NSIG; s++)
         if (s != SIGKILL && s != SIGSTOP && s != SIGCHLD)
             (void)sigaction(s, &sa, NULL);
+    /* SIGCHLD ignored would change how children are reaped; it has none,
+     * but the parent's handler must not stay either. */
+    sa.sa_handler = SIG_DFL;
+    (void)sigaction(SIGCHLD, &sa, NULL);
+    sigemptyset(&none);
+    (void)sigprocmask(SIG_SETMASK, &none, NULL);
     /* Hold nothing but the pipe: a stray copy of the command's output pipe
      * would keep the runner from ever seeing end of file. */
 #ifdef SYS_close_range
@@ -256,32 +301,48 @@ closed:
 #endif
     while (read(rfd, &c, 1) < 0 && errno == EINTR)
         ;
-    (void)kill(0, SIGKILL);
+    /* By the id, never kill(0): outside the group that would be our own
+     * group, the runner's. */
+    (void)kill(-group, SIGKILL);
     _exit(0);
 }
 
-static int start_guardian(sbx_proc *p)
+/* Starts the guardian of p's group; on failure after the fork, p holds it
+ * (guardian, guard_fd) and sbx_proc_free() ends it. */
+static int start_guardian(sbx_proc *p, int join)
 {
-    int gp[2];
+    sigset_t all, old;
+    int gp[2], e;
     pid_t g;
 
     if (pipe2(gp, O_CLOEXEC) < 0)
         return sbx__sys_err(errno);
-    g = fork();
-    if (g < 0) {
-        int rc = sbx__sys_err(errno);
+    /* As around the command's fork: none of our handlers may run in the
+     * guardian before it has set its own dispositions. */
+    sigfillset(&all);
+    if (sigprocmask(SIG_SETMASK, &all, &old) < 0) {
+        e = errno;
         close(gp[0]);
         close(gp[1]);
-        return rc;
+        return sbx__sys_err(e);
     }
-    if (g == 0) {
-        close(gp[1]);
-        guardian_main(gp[0], p->pid);
-    }
-    (void)setpgid(g, p->pid);
+    g = fork();
+    e = errno;
+    if (g == 0)
+        guardian_main(gp[0], p->pid, join);
+    (void)sigprocmask(SIG_SETMASK, &old, NULL);
     close(gp[0]);
+    if (g < 0) {
+        close(gp[1]);
+        return sbx__sys_err(e);
+    }
     p->guardian = g;
     p->guard_fd = gp[1];
+    /* From this side too, so the guardian is in the group before the
+     * command may run; checked, because a guardian outside the group would
+     * not contain it. */
+    if (join && setpgid(g, p->pid) < 0)
+        return sbx__sys_err(errno);
     return 0;
 }
 
@@ -290,14 +351,18 @@ int sbx_proc_spawn(struct sbx_spawn_opts *o, sbx_proc **out, struct sbx_spawn_fa
     int fds[3] = { -1, -1, -1 };     /* the child's ends */
     int parent[3] = { -1, -1, -1 };  /* our ends of pipes */
     int errpipe[2] = { -1, -1 };
+    int gopipe[2] = { -1, -1 };      /* the child waits on [0] for our "go" */
     char *const *env = o->env ? o->env : environ;
     char **cands = NULL, **sh_argv = NULL;
     sbx_proc *p = NULL;
     size_t argc = 0;
     struct child_err ce;
+    sigset_t all, old;
+    const char *held = NULL; /* why the child was not released */
+    int held_err = 0;
     ssize_t r;
     pid_t pid;
-    int rc = 0;
+    int rc = 0, e;
 
     *out = NULL;
     memset(fail, 0, sizeof(*fail));
@@ -368,48 +433,80 @@ int sbx_proc_spawn(struct sbx_spawn_opts *o, sbx_proc **out, struct sbx_spawn_fa
             goto done;
         }
     }
-    if (pipe2(errpipe, O_CLOEXEC) < 0) {
+    if (pipe2(errpipe, O_CLOEXEC) < 0 || pipe2(gopipe, O_CLOEXEC) < 0) {
         spawn_fail(fail, "pipe", errno);
         rc = fail->err;
         goto done;
     }
 
-    pid = fork();
-    if (pid < 0) {
-        spawn_fail(fail, "fork", errno);
+    /* Every signal blocked across fork(), as libuv does: a handler of ours
+     * running in the child before it has reset the dispositions would act
+     * on our state (the self-pipe) from the wrong process. */
+    sigfillset(&all);
+    if (sigprocmask(SIG_SETMASK, &all, &old) < 0) {
+        spawn_fail(fail, "setup", errno);
         rc = fail->err;
         goto done;
     }
+    pid = fork();
+    e = errno;
     if (pid == 0) {
         close(errpipe[0]);
-        child_main(o, fds, cands, sh_argv, env, errpipe[1]);
+        close(gopipe[1]);
+        child_main(o, fds, cands, sh_argv, env, errpipe[1], gopipe[0]);
         _exit(127);
+    }
+    (void)sigprocmask(SIG_SETMASK, &old, NULL);
+    if (pid < 0) {
+        spawn_fail(fail, "fork", e);
+        rc = fail->err;
+        goto done;
     }
     p->pid = pid;
     p->group = o->new_group || o->new_session;
-    /* Also from the parent, so the group exists before anyone signals it. */
-    if (o->new_group && !o->new_session)
-        (void)setpgid(pid, pid);
     close(errpipe[1]);
     errpipe[1] = -1;
+    close(gopipe[0]);
+    gopipe[0] = -1;
+
+    /* The containment, while the child waits for "go".  The group from
+     * this side too, so it exists before anyone signals it; checked, since
+     * the child cannot have exec'd yet and a failure means no group. */
+    if (o->new_group && !o->new_session && setpgid(pid, pid) < 0) {
+        held = "setup";
+        held_err = errno;
+    } else if (o->job && p->group && start_guardian(p, !o->new_session) < 0) {
+        held = "setup";
+        held_err = (int)sbx_os_last_error();
+    } else {
+        do {
+            r = write(gopipe[1], "g", 1);
+        } while (r < 0 && errno == EINTR);
+        if (r != 1) {
+            /* The child is gone before exec; its report, if any, says why. */
+            held = "setup";
+            held_err = r < 0 ? errno : EIO;
+        }
+    }
+    close(gopipe[1]);
+    gopipe[1] = -1;
+
     do {
         r = read(errpipe[0], &ce, sizeof(ce));
     } while (r < 0 && errno == EINTR);
     if (r == (ssize_t)sizeof(ce)) {
-        /* The child failed before exec and has exited: reap it. */
-        while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
-            ;
-        p->pid = 0;
+        /* The child failed before exec and has exited; it is reaped below. */
         spawn_fail(fail, stage_names[ce.stage >= 0 && ce.stage < ST_COUNT_ ? ce.stage : 0],
                    ce.err);
         rc = fail->err;
         goto done;
     }
-
-    if (o->job && p->group && (rc = start_guardian(p)) < 0) {
-        spawn_fail(fail, "setup", (int)sbx_os_last_error());
+    if (held != NULL) {
+        spawn_fail(fail, held, held_err);
+        rc = fail->err;
         goto done;
     }
+
     for (int i = 0; i < 3; i++) {
         if (parent[i] >= 0) {
             if ((rc = sbx__h_new(parent[i], 1, &o->stdio[i].h)) < 0) {
@@ -432,19 +529,31 @@ done:
             o->stdio[i].h = NULL;
         }
     }
-    if (errpipe[0] >= 0)
-        close(errpipe[0]);
-    if (errpipe[1] >= 0)
-        close(errpipe[1]);
+    for (int i = 0; i < 2; i++) {
+        if (errpipe[i] >= 0)
+            close(errpipe[i]);
+        if (gopipe[i] >= 0)
+            close(gopipe[i]);
+    }
     free_strv(cands);
     free(sh_argv);
-    if (p != NULL && p->pid > 0 && rc < 0) {
-        /* Spawned, but we could not finish setting it up: do not leave it. */
-        kill(-p->pid, SIGKILL);
-        kill(p->pid, SIGKILL);
-        while (waitpid(p->pid, NULL, 0) < 0 && errno == EINTR)
-            ;
-        p->pid = 0;
+    if (p != NULL && rc < 0) {
+        /* Spawned, but we could not finish setting it up: do not leave it.
+         * The guardian goes first, while the child's pid, not yet reaped,
+         * still keeps the group id from being reused. */
+        if (p->guard_fd >= 0) {
+            close(p->guard_fd);
+            p->guard_fd = -1;
+            while (waitpid(p->guardian, NULL, 0) < 0 && errno == EINTR)
+                ;
+        }
+        if (p->pid > 0) {
+            kill(-p->pid, SIGKILL);
+            kill(p->pid, SIGKILL);
+            while (waitpid(p->pid, NULL, 0) < 0 && errno == EINTR)
+                ;
+            p->pid = 0;
+        }
     }
     sbx_proc_free(p);
     return rc;
