@@ -1,0 +1,60 @@
+/* What the POSIX files behind src/os.h share: the objects' layouts and the
+ * few helpers more than one of them needs.  Private to src/posix; nothing
+ * outside includes it.  Names shared between files start with sbx__. */
+#ifndef SBX_POSIX_INTERNAL_H
+#define SBX_POSIX_INTERNAL_H
+
+#include <limits.h>
+#include <signal.h>
+#include <sys/types.h>
+
+#include "err.h"
+#include "os.h"
+
+struct sbx_h {
+    int fd;
+    int owned;
+};
+
+struct sbx_proc {
+    pid_t pid;
+    int group;    /* leads its own process group */
+    int exited;   /* observed with WNOWAIT: the pid is still reserved */
+    int reaped;
+    struct sbx_exit st;
+    pid_t guardian;  /* 0 when none */
+    int guard_fd;    /* our end of the guardian's pipe, -1 when none */
+    sig_atomic_t seen_gen; /* chld_gen when last asked; 0: never */
+};
+
+struct sbx_account {
+    uid_t uid;
+    gid_t gid;
+    gid_t *groups;
+    int ngroups;
+    char *env[5];
+};
+
+struct sbx_listener {
+    int fd;
+    char dir[PATH_MAX];
+    char path[PATH_MAX];
+};
+
+/* error.c: records errno for sbx_os_last_error() and translates it. */
+int sbx__sys_err(int e);
+
+/* handle.c: wraps fd in a new handle; an owned fd is closed on failure. */
+int sbx__h_new(int fd, int owned, sbx_h **out);
+
+/* signal.c: what sbx_wait and the process code need from the handlers. */
+int sbx__sig_seen(void);            /* a watched signal is pending */
+int sbx__sig_fd(void);              /* the self-pipe's read end, or -1 */
+void sbx__sig_drain(void);          /* empties the self-pipe */
+sig_atomic_t sbx__chld_gen(void);   /* bumped by every SIGCHLD */
+
+/* process.c: 1 when the process has exited (without reaping it), 0 while
+ * it runs. */
+int sbx__proc_check(sbx_proc *p);
+
+#endif

@@ -1,0 +1,657 @@
+/* POSIX: starting a process, the guardian that contains its tree, and
+ * watching, signalling and releasing it. */
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "internal.h"
+
+extern char **environ;
+
+/* Observes an exit without reaping (WNOWAIT) so the pid, and with it the
+ * process group id, cannot be reused before sbx_proc_kill_group runs. */
+int sbx__proc_check(sbx_proc *p)
+{
+    sig_atomic_t gen = sbx__chld_gen();
+    siginfo_t si;
+
+    if (p->exited)
+        return 1;
+    if (p->seen_gen == gen)
+        return 0;
+    p->seen_gen = gen;
+    memset(&si, 0, sizeof(si));
+    for (;;) {
+        if (waitid(P_PID, (id_t)p->pid, &si, WEXITED | WNOHANG | WNOWAIT) == 0)
+            break;
+        if (errno != EINTR)
+            return sbx__sys_err(errno);
+    }
+    if (si.si_pid == 0)
+        return 0;
+    p->exited = 1;
+    if (si.si_code == CLD_EXITED) {
+        p->st.how = SBX_EXITED;
+        p->st.code = si.si_status;
+    } else {
+        p->st.how = SBX_SIGNALED;
+        p->st.signal = si.si_status;
+        p->st.core = si.si_code == CLD_DUMPED;
+    }
+    return 1;
+}
+
+/* ---- spawn ---- */
+
+/* What the child reports through the exec-error pipe. */
+struct child_err {
+    int stage; /* index into stage_names */
+    int err;
+};
+
+static const char *const stage_names[] = { "setup", "chdir", "exec", "stdio", "user" };
+enum { ST_SETUP, ST_CHDIR, ST_EXEC, ST_STDIO, ST_USER, ST_COUNT_ };
+
+static void spawn_fail(struct sbx_spawn_fail *f, const char *stage, int e)
+{
+    f->stage = stage;
+    f->err = sbx__sys_err(e);
+    f->os_code = e;
+}
+
+static const char *env_get(char *const *env, const char *name)
+{
+    size_t n = strlen(name);
+
+    for (; env != NULL && *env != NULL; env++)
+        if (strncmp(*env, name, n) == 0 && (*env)[n] == '=')
+            return *env + n + 1;
+    return NULL;
+}
+
+/* The candidates execvp would try for `file`, built before fork() because
+ * the child may only make async-signal-safe calls. */
+static char **path_candidates(const char *file, char *const *env, int search)
+{
+    const char *path, *p;
+    size_t count = 1, flen = strlen(file), i = 0;
+    char **v;
+
+    if (!search || strchr(file, '/') != NULL || file[0] == '\0') {
+        v = calloc(2, sizeof(*v));
+        if (v != NULL && (v[0] = strdup(file)) == NULL) {
+            free(v);
+            v = NULL;
+        }
+        return v;
+    }
+    path = env_get(env, "PATH");
+    if (path == NULL)
+        path = "/bin:/usr/bin"; /* glibc's default when PATH is unset */
+    for (p = path; *p; p++)
+        count += *p == ':';
+    if ((v = calloc(count + 1, sizeof(*v))) == NULL)
+        return NULL;
+    for (p = path;; p++) {
+        const char *end = strchr(p, ':');
+        size_t dlen = end ? (size_t)(end - p) : strlen(p);
+        char *c = malloc(dlen + flen + 3);
+        if (c == NULL)
+            goto oom;
+        /* An empty entry means the current directory, as in execvp. */
+        if (dlen == 0)
+            memcpy(c, ".", (dlen = 1));
+        else
+            memcpy(c, p, dlen);
+        c[dlen] = '/';
+        memcpy(c + dlen + 1, file, flen + 1);
+        v[i++] = c;
+        if (end == NULL)
+            break;
+        p = end;
+    }
+    return v;
+oom:
+    for (size_t k = 0; k < i; k++)
+        free(v[k]);
+    free(v);
+    return NULL;
+}
+
+static void free_strv(char **v)
+{
+    if (v == NULL)
+        return;
+    for (char **p = v; *p; p++)
+        free(*p);
+    free(v);
+}
+
+static void child_report(int fd, int stage, int err)
+{
+    struct child_err ce = { stage, err };
+    (void)!write(fd, &ce, sizeof(ce));
+    _exit(127);
+}
+
+/* Runs in the child between fork() and exec: async-signal-safe calls only.
+ * Every signal is blocked on entry (sbx_proc_spawn blocks them around
+ * fork()), so none of the parent's handlers can run in here, and the
+ * command gets its empty mask only at the last moment. */
+static void child_main(const struct sbx_spawn_opts *o, const int fds[3], char **cands,
+                       char **sh_argv, char *const *env, int errfd, int gofd)
+{
+    struct sigaction sa;
+    sigset_t none;
+    int moved[3] = { -1, -1, -1 };
+    int saw_eacces = 0, last = ENOENT, fd;
+    ssize_t r;
+    char go;
+
+    /* Our own two pipes first: with a standard stream of the parent
+     * closed, either may sit at 0, 1 or 2, where the dup2() calls below
+     * would overwrite it. */
+    if (errfd < 3) {
+        if ((fd = fcntl(errfd, F_DUPFD_CLOEXEC, 3)) < 0)
+            child_report(errfd, ST_SETUP, errno);
+        errfd = fd;
+    }
+    if (gofd < 3 && (gofd = fcntl(gofd, F_DUPFD_CLOEXEC, 3)) < 0)
+        child_report(errfd, ST_SETUP, errno);
+
+    if (o->new_session ? setsid() < 0 : o->new_group && setpgid(0, 0) < 0)
+        child_report(errfd, ST_SETUP, errno);
+
+    /* Dispositions and the mask are inherited across exec: give the child
+     * the defaults a shell would.  Still blocked, a signal that comes now
+     * waits for the default action instead of running a handler of ours. */
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = SIG_DFL;
+    sigemptyset(&sa.sa_mask);
+    for (int s = 1; s < NSIG; s++)
+        if (s != SIGKILL && s != SIGSTOP)
+            (void)sigaction(s, &sa, NULL);
+
+    /* Every source is copied above 2 before anything is put on 0, 1 or 2,
+     * so that no dup2() can overwrite a source a later one still needs (a
+     * pipe end lands on 0, 1 or 2 when the parent had that stream closed).
+     * The copies are close-on-exec; dup2() from a copy also clears
+     * close-on-exec on the target, which dup2() onto itself would not. */
+    for (int i = 0; i < 3; i++)
+        if (fds[i] >= 0 && (moved[i] = fcntl(fds[i], F_DUPFD_CLOEXEC, 3)) < 0)
+            child_report(errfd, ST_STDIO, errno);
+    for (int i = 0; i < 3; i++)
+        if (moved[i] >= 0 && dup2(moved[i], i) < 0)
+            child_report(errfd, ST_STDIO, errno);
+
+    if (o->as != NULL) {
+        /* Groups first, while we may still change them; the uid last. */
+        const sbx_account *a = o->as;
+        if (setgroups((size_t)a->ngroups, a->groups) < 0 || setgid(a->gid) < 0 ||
+            setuid(a->uid) < 0)
+            child_report(errfd, ST_USER, errno);
+        /* The drop must be for good: no way back to root's ids. */
+        if (a->uid != 0 && (setuid(0) == 0 || seteuid(0) == 0))
+            child_report(errfd, ST_USER, EPERM);
+        if (a->gid != 0 && (setgid(0) == 0 || setegid(0) == 0))
+            child_report(errfd, ST_USER, EPERM);
+    }
+    /* After the switch, so the account's own rights decide. */
+    if (o->cwd != NULL && chdir(o->cwd) < 0)
+        child_report(errfd, ST_CHDIR, errno);
+
+    /* Held here until the parent has the containment in place: the group
+     * set from both sides and the guardian in it.  End of file instead of
+     * the byte means the parent gave up, or died: nothing of the command
+     * may run, so leave quietly. */
+    do {
+        r = read(gofd, &go, 1);
+    } while (r < 0 && errno == EINTR);
+    if (r != 1)
+        _exit(127);
+    sigemptyset(&none);
+    (void)sigprocmask(SIG_SETMASK, &none, NULL);
+
+    for (char **c = cands; *c; c++) {
+        execve(*c, o->argv, env);
+        switch (errno) {
+        case ENOEXEC:
+            /* A file without #!: run it with the shell, like execvp. */
+            sh_argv[1] = *c;
+            execve("/bin/sh", sh_argv, env);
+            child_report(errfd, ST_EXEC, ENOEXEC);
+            break;
+        case EACCES:
+            /* Only a file that exists makes "permission denied" the answer;
+             * an unsearchable PATH directory just hides nothing, as in a
+             * shell.  access() is async-signal-safe. */
+            if (access(*c, F_OK) == 0)
+                saw_eacces = 1;
+            continue;
+        case ENOENT:
+        case ENOTDIR:
+        case ESTALE:
+        case ENODEV:
+        case ETIMEDOUT:
+            last = errno;
+            continue;
+        default:
+            child_report(errfd, ST_EXEC, errno);
+        }
+    }
+    child_report(errfd, ST_EXEC, saw_eacces ? EACCES : last);
+}
+
+/* The guardian: a process that waits for end of file on a pipe whose other
+ * end only the runner holds, then kills the command's process group by its
+ * id.  If the runner dies, even by SIGKILL, the command's tree goes with
+ * it.  With `join` it is a member of the group, which keeps the group id
+ * from being reused while it waits; a group in a new session cannot be
+ * joined, and is then watched from outside.  Runs between fork and _exit:
+ * async-signal-safe calls only, with every signal blocked on entry. */
+static void guardian_main(int rfd, pid_t group, int join)
+{
+    struct sigaction sa;
+    struct rlimit rl;
+    sigset_t none;
+    char c;
+
+    /* Not in the group means not containing it: end it now rather than
+     * watch something it cannot vouch for (the parent sees its own
+     * setpgid() fail too, and gives up the spawn). */
+    if (join && setpgid(0, group) < 0) {
+        (void)kill(-group, SIGKILL);
+        _exit(1);
+    }
+    /* Signals forwarded to the group are for the command, not for us. */
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = SIG_IGN;
+    sigemptyset(&sa.sa_mask);
+    for (int s = 1; s < NSIG; s++)
+        if (s != SIGKILL && s != SIGSTOP && s != SIGCHLD)
+            (void)sigaction(s, &sa, NULL);
+    /* SIGCHLD ignored would change how children are reaped; it has none,
+     * but the parent's handler must not stay either. */
+    sa.sa_handler = SIG_DFL;
+    (void)sigaction(SIGCHLD, &sa, NULL);
+    sigemptyset(&none);
+    (void)sigprocmask(SIG_SETMASK, &none, NULL);
+    /* Hold nothing but the pipe: a stray copy of the command's output pipe
+     * would keep the runner from ever seeing end of file. */
+#ifdef SYS_close_range
+    if ((rfd == 0 || syscall(SYS_close_range, 0u, (unsigned)rfd - 1, 0u) == 0) &&
+        syscall(SYS_close_range, (unsigned)rfd + 1, ~0u, 0u) == 0)
+        goto closed;
+#endif
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur > 65536)
+        rl.rlim_cur = 65536;
+    for (int fd = 0; fd < (int)rl.rlim_cur; fd++)
+        if (fd != rfd)
+            (void)close(fd);
+#ifdef SYS_close_range
+closed:
+#endif
+    while (read(rfd, &c, 1) < 0 && errno == EINTR)
+        ;
+    /* By the id, never kill(0): outside the group that would be our own
+     * group, the runner's. */
+    (void)kill(-group, SIGKILL);
+    _exit(0);
+}
+
+/* Starts the guardian of p's group; on failure after the fork, p holds it
+ * (guardian, guard_fd) and sbx_proc_free() ends it. */
+static int start_guardian(sbx_proc *p, int join)
+{
+    sigset_t all, old;
+    int gp[2], e;
+    pid_t g;
+
+    if (pipe2(gp, O_CLOEXEC) < 0)
+        return sbx__sys_err(errno);
+    /* As around the command's fork: none of our handlers may run in the
+     * guardian before it has set its own dispositions. */
+    sigfillset(&all);
+    if (sigprocmask(SIG_SETMASK, &all, &old) < 0) {
+        e = errno;
+        close(gp[0]);
+        close(gp[1]);
+        return sbx__sys_err(e);
+    }
+    g = fork();
+    e = errno;
+    if (g == 0)
+        guardian_main(gp[0], p->pid, join);
+    (void)sigprocmask(SIG_SETMASK, &old, NULL);
+    close(gp[0]);
+    if (g < 0) {
+        close(gp[1]);
+        return sbx__sys_err(e);
+    }
+    p->guardian = g;
+    p->guard_fd = gp[1];
+    /* From this side too, so the guardian is in the group before the
+     * command may run; checked, because a guardian outside the group would
+     * not contain it. */
+    if (join && setpgid(g, p->pid) < 0)
+        return sbx__sys_err(errno);
+    return 0;
+}
+
+int sbx_proc_spawn(struct sbx_spawn_opts *o, sbx_proc **out, struct sbx_spawn_fail *fail)
+{
+    int fds[3] = { -1, -1, -1 };     /* the child's ends */
+    int parent[3] = { -1, -1, -1 };  /* our ends of pipes */
+    int errpipe[2] = { -1, -1 };
+    int gopipe[2] = { -1, -1 };      /* the child waits on [0] for our "go" */
+    char *const *env = o->env ? o->env : environ;
+    char **cands = NULL, **sh_argv = NULL;
+    sbx_proc *p = NULL;
+    size_t argc = 0;
+    struct child_err ce;
+    sigset_t all, old;
+    const char *held = NULL; /* why the child was not released */
+    int held_err = 0;
+    ssize_t r;
+    pid_t pid;
+    int rc = 0, e;
+
+    *out = NULL;
+    memset(fail, 0, sizeof(*fail));
+    for (int i = 0; i < 3; i++)
+        o->stdio[i].h = NULL;
+
+    if ((p = calloc(1, sizeof(*p))) == NULL) {
+        spawn_fail(fail, "setup", ENOMEM);
+        return SBX_ENOMEM;
+    }
+    p->guard_fd = -1;
+    if (o->elevate) {
+        spawn_fail(fail, "setup", ENOTSUP);
+        free(p);
+        return SBX_ENOTSUP;
+    }
+    cands = path_candidates(o->file, env, o->search_path);
+    while (o->argv[argc] != NULL)
+        argc++;
+    sh_argv = calloc(argc + 2, sizeof(*sh_argv));
+    if (cands == NULL || sh_argv == NULL) {
+        spawn_fail(fail, "setup", ENOMEM);
+        rc = SBX_ENOMEM;
+        goto done;
+    }
+    sh_argv[0] = (char *)"/bin/sh";
+    for (size_t i = 1; i < argc; i++)
+        sh_argv[i + 1] = o->argv[i];
+
+    for (int i = 0; i < 3; i++) {
+        int pp[2];
+        switch (o->stdio[i].kind) {
+        case SBX_STDIO_INHERIT:
+            fds[i] = i;
+            break;
+        case SBX_STDIO_NULL:
+            if ((fds[i] = open("/dev/null", O_RDWR | O_CLOEXEC)) < 0) {
+                spawn_fail(fail, "stdio", errno);
+                rc = fail->err;
+                goto done;
+            }
+            break;
+        case SBX_STDIO_PIPE:
+            if (pipe2(pp, O_CLOEXEC) < 0) {
+                spawn_fail(fail, "pipe", errno);
+                rc = fail->err;
+                goto done;
+            }
+            /* stdin: the child reads pp[0]; stdout/stderr: it writes pp[1]. */
+            fds[i] = i == 0 ? pp[0] : pp[1];
+            parent[i] = i == 0 ? pp[1] : pp[0];
+            if (fcntl(parent[i], F_SETFL, O_NONBLOCK) < 0) {
+                spawn_fail(fail, "pipe", errno);
+                rc = fail->err;
+                goto done;
+            }
+#ifdef F_SETPIPE_SZ
+            /* A 64 KiB pipe caps every read, and so every frame, at 64 KiB;
+             * larger pipes let the runner move a full chunk per system call.
+             * Best effort: past the user's pipe quota the kernel says no. */
+            if (i > 0)
+                (void)fcntl(parent[i], F_SETPIPE_SZ, i == 1 ? 1 << 20 : 256 << 10);
+#endif
+            break;
+        default:
+            spawn_fail(fail, "setup", EINVAL);
+            rc = SBX_EINVAL;
+            goto done;
+        }
+    }
+    if (pipe2(errpipe, O_CLOEXEC) < 0 || pipe2(gopipe, O_CLOEXEC) < 0) {
+        spawn_fail(fail, "pipe", errno);
+        rc = fail->err;
+        goto done;
+    }
+
+    /* Every signal blocked across fork(), as libuv does: a handler of ours
+     * running in the child before it has reset the dispositions would act
+     * on our state (the self-pipe) from the wrong process. */
+    sigfillset(&all);
+    if (sigprocmask(SIG_SETMASK, &all, &old) < 0) {
+        spawn_fail(fail, "setup", errno);
+        rc = fail->err;
+        goto done;
+    }
+    pid = fork();
+    e = errno;
+    if (pid == 0) {
+        close(errpipe[0]);
+        close(gopipe[1]);
+        child_main(o, fds, cands, sh_argv, env, errpipe[1], gopipe[0]);
+        _exit(127);
+    }
+    (void)sigprocmask(SIG_SETMASK, &old, NULL);
+    if (pid < 0) {
+        spawn_fail(fail, "fork", e);
+        rc = fail->err;
+        goto done;
+    }
+    p->pid = pid;
+    p->group = o->new_group || o->new_session;
+    close(errpipe[1]);
+    errpipe[1] = -1;
+    close(gopipe[0]);
+    gopipe[0] = -1;
+
+    /* The containment, while the child waits for "go".  The group from
+     * this side too, so it exists before anyone signals it; checked, since
+     * the child cannot have exec'd yet and a failure means no group. */
+    if (o->new_group && !o->new_session && setpgid(pid, pid) < 0) {
+        held = "setup";
+        held_err = errno;
+    } else if (o->job && p->group && start_guardian(p, !o->new_session) < 0) {
+        held = "setup";
+        held_err = (int)sbx_os_last_error();
+    } else {
+        do {
+            r = write(gopipe[1], "g", 1);
+        } while (r < 0 && errno == EINTR);
+        if (r != 1) {
+            /* The child is gone before exec; its report, if any, says why. */
+            held = "setup";
+            held_err = r < 0 ? errno : EIO;
+        }
+    }
+    close(gopipe[1]);
+    gopipe[1] = -1;
+
+    do {
+        r = read(errpipe[0], &ce, sizeof(ce));
+    } while (r < 0 && errno == EINTR);
+    if (r == (ssize_t)sizeof(ce)) {
+        /* The child failed before exec and has exited; it is reaped below. */
+        spawn_fail(fail, stage_names[ce.stage >= 0 && ce.stage < ST_COUNT_ ? ce.stage : 0],
+                   ce.err);
+        rc = fail->err;
+        goto done;
+    }
+    if (held != NULL) {
+        spawn_fail(fail, held, held_err);
+        rc = fail->err;
+        goto done;
+    }
+
+    for (int i = 0; i < 3; i++) {
+        if (parent[i] >= 0) {
+            if ((rc = sbx__h_new(parent[i], 1, &o->stdio[i].h)) < 0) {
+                parent[i] = -1;
+                goto done;
+            }
+            parent[i] = -1;
+        }
+    }
+    *out = p;
+    p = NULL;
+done:
+    for (int i = 0; i < 3; i++) {
+        if (fds[i] >= 0 && o->stdio[i].kind != SBX_STDIO_INHERIT)
+            close(fds[i]);
+        if (parent[i] >= 0)
+            close(parent[i]);
+        if (rc < 0 && o->stdio[i].h != NULL) {
+            sbx_h_close(o->stdio[i].h);
+            o->stdio[i].h = NULL;
+        }
+    }
+    for (int i = 0; i < 2; i++) {
+        if (errpipe[i] >= 0)
+            close(errpipe[i]);
+        if (gopipe[i] >= 0)
+            close(gopipe[i]);
+    }
+    free_strv(cands);
+    free(sh_argv);
+    if (p != NULL && rc < 0) {
+        /* Spawned, but we could not finish setting it up: do not leave it.
+         * The guardian goes first, while the child's pid, not yet reaped,
+         * still keeps the group id from being reused. */
+        if (p->guard_fd >= 0) {
+            close(p->guard_fd);
+            p->guard_fd = -1;
+            while (waitpid(p->guardian, NULL, 0) < 0 && errno == EINTR)
+                ;
+        }
+        if (p->pid > 0) {
+            kill(-p->pid, SIGKILL);
+            kill(p->pid, SIGKILL);
+            while (waitpid(p->pid, NULL, 0) < 0 && errno == EINTR)
+                ;
+            p->pid = 0;
+        }
+    }
+    sbx_proc_free(p);
+    return rc;
+}
+
+long long sbx_proc_pid(const sbx_proc *p)
+{
+    return p->pid;
+}
+
+int sbx_proc_poll(sbx_proc *p, struct sbx_exit *st)
+{
+    int rc = sbx__proc_check(p);
+
+    if (rc < 0)
+        return rc;
+    if (rc == 0)
+        return SBX_EAGAIN;
+    *st = p->st;
+    return 0;
+}
+
+int sbx_proc_kill_group(sbx_proc *p, int sig)
+{
+    if (p->reaped || p->pid <= 0 || !p->group)
+        return 0;
+    if (kill(-p->pid, sig) < 0)
+        return errno == ESRCH ? 0 : sbx__sys_err(errno);
+    return 0;
+}
+
+int sbx_proc_kill_tree(sbx_proc *p)
+{
+    int rc = sbx_proc_kill_group(p, SIGKILL);
+
+    /* Also the leader itself, in case it left its group. */
+    if (rc == 0)
+        rc = sbx_proc_kill(p, SIGKILL);
+    return rc;
+}
+
+int sbx_proc_descends(long long pid, long long ancestor)
+{
+#ifdef __linux__
+    /* Follow the parent links in /proc; a chain longer than this is not a
+     * launcher's. */
+    for (int hop = 0; hop < 16 && pid > 1; hop++) {
+        char path[64], buf[512], *rp;
+        ssize_t n;
+        int fd;
+
+        if (pid == ancestor)
+            return 1;
+        snprintf(path, sizeof(path), "/proc/%lld/stat", pid);
+        /* Unreadable (/proc mounted with hidepid hides other users'
+         * processes, or the process is gone): no answer either way. */
+        if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+            return SBX_ENOTSUP;
+        n = read(fd, buf, sizeof(buf) - 1);
+        close(fd);
+        if (n <= 0)
+            return SBX_ENOTSUP;
+        buf[n] = '\0';
+        /* "pid (comm) state ppid ...": comm may hold anything, even ") ". */
+        if ((rp = strrchr(buf, ')')) == NULL || sscanf(rp + 1, " %*c %lld", &pid) != 1)
+            return 0;
+    }
+    return pid == ancestor;
+#else
+    (void)pid;
+    (void)ancestor;
+    return SBX_ENOTSUP;
+#endif
+}
+
+int sbx_proc_kill(sbx_proc *p, int sig)
+{
+    if (p->reaped || p->pid <= 0 || p->exited)
+        return 0;
+    if (kill(p->pid, sig) < 0)
+        return errno == ESRCH ? 0 : sbx__sys_err(errno);
+    return 0;
+}
+
+void sbx_proc_free(sbx_proc *p)
+{
+    if (p == NULL)
+        return;
+    if (p->pid > 0 && !p->reaped && sbx__proc_check(p) == 1) {
+        while (waitpid(p->pid, NULL, 0) < 0 && errno == EINTR)
+            ;
+    }
+    if (p->guard_fd >= 0) {
+        /* The guardian sees end of file and ends whatever is left of the
+         * group, itself included. */
+        close(p->guard_fd);
+        while (waitpid(p->guardian, NULL, 0) < 0 && errno == EINTR)
+            ;
+    }
+    free(p);
+}
