@@ -1,6 +1,7 @@
-/* The sbx platform interface.  One POSIX implementation (os_posix.c) and one
- * Win32 implementation sit behind it; the core, sbx and sbx-runner use
- * nothing else from the OS.
+/* The sbx platform interface.  One POSIX implementation (src/posix/, one
+ * file per concern behind src/posix/internal.h) and one Win32 implementation
+ * (src/win/, likewise behind src/win/internal.h) sit behind it; the core,
+ * sbx and sbx-runner use nothing else from the OS.
  *
  * Conventions: functions return 0 (or a count) on success and a negative
  * enum sbx_err on failure; the OS's own error code of the last failure is
@@ -132,8 +133,10 @@ struct sbx_spawn_opts {
                            and the owner's death end all of it (Windows: a
                            kill-on-close Job object assigned before the child
                            runs; POSIX, with new_group: a guardian process in
-                           the group kills it when the owner's end of a pipe
-                           closes) */
+                           the group, in place before the child may exec,
+                           kills the group by its id when the owner's end of
+                           a pipe closes; with new_session it watches the
+                           group from outside) */
     struct sbx_stdio stdio[3];
 };
 
@@ -148,7 +151,11 @@ struct sbx_spawn_fail {
 
 /* Starts a process.  On failure nothing is left open or running, *out is
  * NULL and *fail says why.  Descriptors of this process never leak into the
- * child: everything sbx opens is close-on-exec. */
+ * child: everything sbx opens is close-on-exec.  The child runs nothing of
+ * the command before its containment exists (Windows: started suspended and
+ * put in the job; POSIX: forked with every signal blocked and held before
+ * exec until its group, and with `job` the guardian, are in place); a
+ * failure before that ends and reaps it. */
 int sbx_proc_spawn(struct sbx_spawn_opts *o, sbx_proc **out, struct sbx_spawn_fail *fail);
 long long sbx_proc_pid(const sbx_proc *p);
 /* 0 and *st filled when the process has exited, SBX_EAGAIN while it runs.
