@@ -27,7 +27,7 @@
 struct sess {
     const struct session_req *r;
     struct session_out *out;
-    sbx_conn c;
+    sbx_conn *c;          /* NULL until the runner connects */
     sbx_proc *runner;     /* the runner, or the launcher that starts it */
     sbx_h *secret;        /* Windows: the pipe the runner takes its secret from */
     sbx_h *in;            /* our stdin; NULL once it is done */
@@ -73,7 +73,7 @@ static int relay(struct sess *s, int stream, const uint8_t *p, size_t n)
              * the command now, not when the reader catches up. */
             if ((rc = forward_signals(s)) < 0)
                 return rc;
-            (void)sbx_conn_flush(&s->c);
+            (void)sbx_conn_flush(s->c);
             continue;
         }
         if (rc == SBX_EAGAIN) {
@@ -84,7 +84,7 @@ static int relay(struct sess *s, int stream, const uint8_t *p, size_t n)
         }
         if (rc < 0) {
             s->dead[stream] = 1;
-            return sbx_outq_put(&s->c.out, SBX_F_CLOSE | (unsigned)stream, NULL, 0);
+            return sbx_conn_put(s->c, SBX_F_CLOSE | (unsigned)stream, NULL, 0);
         }
         p += put;
         n -= put;
@@ -100,7 +100,7 @@ static int stdin_done(struct sess *s)
         return 0;
     sbx_h_close(s->in);
     s->in = NULL;
-    rc = sbx_outq_put(&s->c.out, SBX_F_CLOSE | SBX_STDIN, NULL, 0);
+    rc = sbx_conn_put(s->c, SBX_F_CLOSE | SBX_STDIN, NULL, 0);
     return rc;
 }
 
@@ -112,14 +112,14 @@ static int read_stdin(struct sess *s)
 
     if (room > SBX_CHUNK)
         room = SBX_CHUNK;
-    if ((dst = sbx_outq_reserve(&s->c.out, room)) == NULL)
+    if ((dst = sbx_conn_reserve(s->c, room)) == NULL)
         return SBX_ENOMEM;
     rc = sbx_h_read(s->in, dst, room, &got);
     if (rc == SBX_EAGAIN || rc == SBX_EINTR)
         return 0;
     if (rc < 0 || got == 0)
         return stdin_done(s); /* EOF, or an unreadable stdin: same to the child */
-    sbx_outq_commit(&s->c.out, SBX_F_DATA | SBX_STDIN, got);
+    sbx_conn_commit(s->c, SBX_F_DATA | SBX_STDIN, got);
     s->in_flight += got;
     s->out->bytes[SBX_STDIN] += got;
     return 0;
@@ -207,7 +207,7 @@ static int handshake(struct sess *s, const char *nonce)
     int rc;
 
     do {
-        rc = sbx_conn_next_wait(&s->c, &f, deadline);
+        rc = sbx_conn_next_wait(s->c, &f, deadline);
     } while (rc == SBX_EINTR && (rc = forward_signals(s)) == 0);
     if (rc == SBX_EINTR)
         return rc;
@@ -250,7 +250,7 @@ static int handshake(struct sess *s, const char *nonce)
     memcpy(hello.nonce, nonce, SBX_NONCE_HEX + 1);
     hello.pid = sbx_os_pid();
     rc = sbx_hello_encode(&hello, &json, &len);
-    if ((rc = sbx_conn_put_json(&s->c, SBX_F_HELLO, json, len, rc)) < 0)
+    if ((rc = sbx_conn_put_json(s->c, SBX_F_HELLO, json, len, rc)) < 0)
         goto oom;
 
     memset(&req, 0, sizeof(req));
@@ -270,7 +270,7 @@ static int handshake(struct sess *s, const char *nonce)
                         "limit %u)", len, SBX_FRAME_MAX);
         return SBX_E2BIG;
     }
-    if ((rc = sbx_conn_put_json(&s->c, SBX_F_SPAWN, json, len, rc)) < 0)
+    if ((rc = sbx_conn_put_json(s->c, SBX_F_SPAWN, json, len, rc)) < 0)
         goto oom;
     return 0;
 oom:
@@ -285,7 +285,7 @@ static int send_terminate(struct sess *s, int sig)
     size_t len = 0;
     int rc = sbx_terminate_encode(&t, &json, &len);
 
-    return sbx_conn_put_json(&s->c, SBX_F_TERMINATE, json, len, rc);
+    return sbx_conn_put_json(s->c, SBX_F_TERMINATE, json, len, rc);
 }
 
 /* Signals sbx received go to the command's whole process group; a second
@@ -340,10 +340,9 @@ static int pump(struct sess *s)
         long long now;
 
         memset(w, 0, sizeof(w));
-        w[0].h = s->c.h;
-        w[0].want = SBX_EV_READ | (sbx_outq_len(&s->c.out) ? SBX_EV_WRITE : 0);
+        sbx_conn_wait_entry(s->c, &w[0]);
         if (s->in != NULL && s->spawned && s->in_flight < STDIN_WINDOW &&
-            sbx_outq_len(&s->c.out) < OUT_HIGH) {
+            sbx_conn_queued(s->c) < OUT_HIGH) {
             w[1].h = s->in;
             w[1].want = SBX_EV_READ;
         }
@@ -366,7 +365,7 @@ static int pump(struct sess *s)
                 return rc;
         }
         if (w[0].got & SBX_EV_READ) {
-            rc = sbx_conn_fill(&s->c);
+            rc = sbx_conn_fill(s->c);
             if (rc < 0 && rc != SBX_EAGAIN && rc != SBX_EINTR) {
                 if (rc == SBX_EPROTO || rc == SBX_E2BIG)
                     set_msg(s->out, "protocol error: malformed frame header from the runner");
@@ -376,7 +375,7 @@ static int pump(struct sess *s)
                     set_msg(s->out, "reading the channel: %s", os_text());
                 return rc;
             }
-            while (!s->done && (rc = sbx_conn_next(&s->c, &f)) == 1)
+            while (!s->done && (rc = sbx_conn_next(s->c, &f)) == 1)
                 if ((rc = on_frame(s, &f)) < 0)
                     return rc;
             if (rc < 0) {
@@ -385,7 +384,7 @@ static int pump(struct sess *s)
             }
             if (s->done)
                 break;
-            if (s->c.eof)
+            if (sbx_conn_eof(s->c))
                 goto runner_gone;
         }
         if ((w[1].got & SBX_EV_READ) && s->in != NULL)
@@ -393,7 +392,7 @@ static int pump(struct sess *s)
                 set_msg(s->out, "out of memory");
                 return rc;
             }
-        rc = sbx_conn_flush(&s->c);
+        rc = sbx_conn_flush(s->c);
         if (rc < 0 && rc != SBX_EAGAIN && rc != SBX_EINTR && rc != SBX_EPIPE) {
             set_msg(s->out, "writing the channel: %s", os_text());
             return rc;
@@ -404,7 +403,7 @@ static int pump(struct sess *s)
 runner_gone:
     s->runner_died = 1;
     set_msg(s->out, "runner exited unexpectedly%s",
-            sbx_frame_reader_pending(&s->c.in) ? " in the middle of a frame" : "");
+            sbx_conn_pending(s->c) ? " in the middle of a frame" : "");
     return SBX_EPIPE;
 }
 
@@ -580,7 +579,6 @@ void session_run(const struct session_req *r, struct session_out *out)
     memset(&s, 0, sizeof(s));
     s.r = r;
     s.out = out;
-    sbx_conn_init(&s.c, NULL);
     out->result = SESSION_FAILED;
 
     if ((rc = sbx_h_std(0, &s.in)) < 0 || (rc = sbx_h_std(1, &s.std[1])) < 0 ||
@@ -637,7 +635,12 @@ void session_run(const struct session_req *r, struct session_out *out)
         set_msg(out, "accepting the runner's connection: %s", os_text());
         goto done;
     }
-    sbx_conn_init(&s.c, conn);
+    rc = sbx_conn_new(conn, &s.c);
+    conn = NULL;
+    if (rc < 0) {
+        set_msg(out, "out of memory");
+        goto done;
+    }
     if ((rc = check_peer(&s, &peer)) < 0)
         goto done;
     if ((rc = handshake(&s, nonce)) < 0)
@@ -645,7 +648,7 @@ void session_run(const struct session_req *r, struct session_out *out)
     rc = pump(&s);
 done:
     sbx_listener_close(l);
-    sbx_conn_close(&s.c);
+    sbx_conn_free(s.c);
     sbx_h_close(s.in);
     sbx_h_close(s.std[1]);
     sbx_h_close(s.std[2]);

@@ -41,7 +41,7 @@ struct pump {
 
 static int queue_close(struct pump *p, int stream)
 {
-    return sbx_outq_put(&p->c->out, SBX_F_CLOSE | (unsigned)stream, NULL, 0);
+    return sbx_conn_put(p->c, SBX_F_CLOSE | (unsigned)stream, NULL, 0);
 }
 
 static int send_ack(struct pump *p)
@@ -52,7 +52,7 @@ static int send_ack(struct pump *p)
         return 0;
     sbx_ack_put(a, (uint32_t)p->unacked);
     p->unacked = 0;
-    return sbx_outq_put(&p->c->out, SBX_F_STDIN_ACK, a, 4);
+    return sbx_conn_put(p->c, SBX_F_STDIN_ACK, a, 4);
 }
 
 /* The child's stdin is gone (it closed it, or exited): tell sbx to stop
@@ -155,7 +155,7 @@ static int on_frame(struct pump *p, const sbx_frame *f)
 /* Reads one chunk of the child's output straight into the outgoing queue. */
 static int read_output(struct pump *p, int s)
 {
-    uint8_t *dst = sbx_outq_reserve(&p->c->out, SBX_CHUNK);
+    uint8_t *dst = sbx_conn_reserve(p->c, SBX_CHUNK);
     size_t got;
     int rc;
 
@@ -172,7 +172,7 @@ static int read_output(struct pump *p, int s)
         p->cout[s] = NULL;
         return queue_close(p, s);
     }
-    sbx_outq_commit(&p->c->out, SBX_F_DATA | (unsigned)s, got);
+    sbx_conn_commit(p->c, SBX_F_DATA | (unsigned)s, got);
     return 1;
 }
 
@@ -236,15 +236,13 @@ int runner_pump(sbx_conn *c, sbx_proc *child, sbx_h *in, sbx_h *out, sbx_h *err,
     }
     for (;;) {
         struct sbx_wait w[5];
-        int room = sbx_outq_len(&c->out) < OUT_HIGH;
+        int room = sbx_conn_queued(c) < OUT_HIGH;
         int sleep_ms = timers(&p);
 
         if (p.exited && p.cout[1] == NULL && p.cout[2] == NULL)
             break;
         memset(w, 0, sizeof(w));
-        w[0].h = c->h;
-        w[0].want = (c->eof ? 0 : SBX_EV_READ) |
-                    (sbx_outq_len(&c->out) ? SBX_EV_WRITE : 0);
+        sbx_conn_wait_entry(c, &w[0]);
         w[1].h = room ? p.cout[1] : NULL;
         w[1].want = SBX_EV_READ;
         w[2].h = room ? p.cout[2] : NULL;
@@ -275,7 +273,7 @@ int runner_pump(sbx_conn *c, sbx_proc *child, sbx_h *in, sbx_h *out, sbx_h *err,
                 snprintf(why, SBX_WHY, "malformed frame from sbx");
                 goto done;
             }
-            if (c->eof) {
+            if (sbx_conn_eof(c)) {
                 /* sbx is gone: nobody is left to report to, so nothing of
                  * the command may keep running. */
                 snprintf(why, SBX_WHY, "sbx closed the channel");
@@ -287,7 +285,7 @@ int runner_pump(sbx_conn *c, sbx_proc *child, sbx_h *in, sbx_h *out, sbx_h *err,
             if ((rc = write_stdin(&p)) < 0)
                 goto done;
         for (int s = 1; s <= 2; s++) {
-            if (p.cout[s] != NULL && sbx_outq_len(&c->out) < OUT_HIGH &&
+            if (p.cout[s] != NULL && sbx_conn_queued(c) < OUT_HIGH &&
                 ((w[s].got & SBX_EV_READ) || p.exited))
                 if ((rc = read_output(&p, s)) < 0)
                     goto done;
@@ -304,13 +302,10 @@ int runner_pump(sbx_conn *c, sbx_proc *child, sbx_h *in, sbx_h *out, sbx_h *err,
     rc = sbx_exit_encode(&p.st, &json, &len);
     if ((rc = sbx_conn_put_json(c, SBX_F_EXIT, json, len, rc)) < 0)
         goto done;
-    json = NULL;
     rc = sbx_conn_flush_wait(c, -1);
     if (rc < 0)
         snprintf(why, SBX_WHY, "channel: %s", sbx_err_str(rc));
 done:
-    if (json != NULL)
-        free(json);
     sbx_proc_kill_tree(child);
     if (!p.exited) {
         struct sbx_wait w = { NULL, child, SBX_EV_EXIT, 0 };
