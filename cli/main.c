@@ -12,6 +12,7 @@
 #include "duration.h"
 #include "err.h"
 #include "os.h"
+#include "protocol.h"
 #include "report.h"
 #include "session.h"
 
@@ -19,8 +20,6 @@
 #define EXIT_SBX_FAILED 125
 #define EXIT_NOT_EXECUTABLE 126
 #define EXIT_NOT_FOUND 127
-#define CONNECT_MS 10000
-#define KILL_AFTER_MS 5000
 
 /* --report: where, and when the run started; die() writes it too. */
 static const char *report_path;
@@ -370,7 +369,7 @@ static int cmd_run(int argc, char **argv)
     size_t nops = 0;
     const char *chdir_to = NULL, *user = NULL, *via = NULL;
     int clear = 0, same_user = 0, batch = 0, opt;
-    long long timeout_ms = 0, kill_after_ms = KILL_AFTER_MS, connect_ms = CONNECT_MS;
+    long long timeout_ms = 0, kill_after_ms = SBX_KILL_AFTER_MS, connect_ms = SBX_CONNECT_MS;
     struct session_req req;
     struct session_out out;
     char *cwd = NULL, *runner, **env, **launcher = NULL;

@@ -16,13 +16,9 @@
 #include "err.h"
 #include "frame.h"
 #include "os.h"
+#include "protocol.h"
 #include "session.h"
 
-#define STDIN_WINDOW (256u * 1024) /* must match the runner's */
-#define OUT_HIGH (512u * 1024)
-/* Time to type a password when the launcher may prompt (sudo's own prompt
- * gives up after 5 minutes by default). */
-#define PROMPT_MS (5 * 60 * 1000)
 
 struct sess {
     const struct session_req *r;
@@ -106,7 +102,7 @@ static int stdin_done(struct sess *s)
 
 static int read_stdin(struct sess *s)
 {
-    size_t room = STDIN_WINDOW - s->in_flight, got;
+    size_t room = SBX_STDIN_WINDOW - s->in_flight, got;
     uint8_t *dst;
     int rc;
 
@@ -341,8 +337,8 @@ static int pump(struct sess *s)
 
         memset(w, 0, sizeof(w));
         sbx_conn_wait_entry(s->c, &w[0]);
-        if (s->in != NULL && s->spawned && s->in_flight < STDIN_WINDOW &&
-            sbx_conn_queued(s->c) < OUT_HIGH) {
+        if (s->in != NULL && s->spawned && s->in_flight < SBX_STDIN_WINDOW &&
+            sbx_conn_queued(s->c) < SBX_CLI_OUT_HIGH) {
             w[1].h = s->in;
             w[1].want = SBX_EV_READ;
         }
@@ -605,7 +601,7 @@ void session_run(const struct session_req *r, struct session_out *out)
 
     wait_ms = r->connect_ms;
     if ((r->launcher != NULL && r->interactive) || r->elevate)
-        wait_ms = wait_ms > 0x7fffffff - PROMPT_MS ? 0x7fffffff : wait_ms + PROMPT_MS;
+        wait_ms = wait_ms > 0x7fffffff - SBX_PROMPT_MS ? 0x7fffffff : wait_ms + SBX_PROMPT_MS;
     rc = sbx_chan_accept(l, wait_ms, s.runner, &conn, &peer);
     sbx_listener_close(l);
     l = NULL;

@@ -20,10 +20,9 @@
 #include "frame.h"
 #include "os.h"
 #include "proto.h"
+#include "protocol.h"
 #include "runner.h"
 
-#define HANDSHAKE_MS 10000
-#define NAME_MAX_ 4096 /* bytes of a channel name */
 #define AUDIT_MAX 2048
 
 static void die(const char *fmt, ...) SBX_PRINTF(1, 2) __attribute__((noreturn));
@@ -44,8 +43,8 @@ static void die(const char *fmt, ...)
  * channel's name, each ending in a newline. */
 static int read_secret(sbx_h *in, char nonce[SBX_NONCE_HEX + 1], char **name)
 {
-    long long deadline = sbx_now_ms() + HANDSHAKE_MS;
-    size_t cap = SBX_NONCE_HEX + 1 + NAME_MAX_ + 1, have = 0;
+    long long deadline = sbx_now_ms() + SBX_HANDSHAKE_MS;
+    size_t cap = SBX_NONCE_HEX + 1 + SBX_CHAN_NAME_MAX + 1, have = 0;
     char *buf = malloc(cap + 1), *nl;
     int rc = 0, lines = 0;
 
@@ -346,7 +345,7 @@ int main(int argc, char **argv)
     if ((rc = sbx_conn_put_json(c, SBX_F_HELLO, json, len, rc)) < 0)
         fail_to_peer(c, "out of memory");
 
-    deadline = sbx_now_ms() + HANDSHAKE_MS;
+    deadline = sbx_now_ms() + SBX_HANDSHAKE_MS;
     rc = sbx_conn_next_wait(c, &f, deadline);
     if (rc < 0 || f.type != SBX_F_HELLO)
         fail_to_peer(c, "expected a hello frame from sbx");
@@ -397,7 +396,7 @@ int main(int argc, char **argv)
         fail_to_peer(c, "out of memory");
     if (child == NULL) {
         sbx_spawn_req_free(&req);
-        (void)sbx_conn_flush_wait(c, sbx_now_ms() + HANDSHAKE_MS);
+        (void)sbx_conn_flush_wait(c, sbx_now_ms() + SBX_HANDSHAKE_MS);
         sbx_conn_free(c);
         return 0;
     }

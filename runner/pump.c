@@ -2,9 +2,9 @@
  * -> child stdin, terminate frames -> signals, child exit -> exit frame.
  *
  * One thread and sbx_wait().  Backpressure is explicit: child output is read
- * only while the outgoing queue is below OUT_HIGH, so a slow sbx slows the
- * child instead of growing memory; stdin is bounded by the stdin window,
- * so control frames from sbx are always read promptly.
+ * only while the outgoing queue is below SBX_RUNNER_OUT_HIGH, so a slow sbx
+ * slows the child instead of growing memory; stdin is bounded by the stdin
+ * window, so control frames from sbx are always read promptly.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,13 +14,6 @@
 #include "proto.h"
 #include "runner.h"
 
-/* Child output is read only while less than one chunk is queued: the queue
- * then never holds more than two chunks, so the runner's footprint is the
- * same for any stream length, and the socket's own buffer (4 MiB) does the
- * pipelining. */
-#define OUT_HIGH SBX_CHUNK
-/* Acknowledge stdin in batches of this size (or when the buffer empties). */
-#define ACK_BATCH (64u * 1024)
 
 struct pump {
     sbx_conn *c;
@@ -88,7 +81,7 @@ static int write_stdin(struct pump *p)
         p->inlen -= put;
         p->unacked += put;
     }
-    if (p->unacked >= ACK_BATCH || (p->inlen == 0 && p->unacked > 0))
+    if (p->unacked >= SBX_ACK_BATCH || (p->inlen == 0 && p->unacked > 0))
         if ((rc = send_ack(p)) < 0)
             return rc;
     /* At stdin EOF, close once the last write has really completed. */
@@ -236,7 +229,7 @@ int runner_pump(sbx_conn *c, sbx_proc *child, sbx_h *in, sbx_h *out, sbx_h *err,
     }
     for (;;) {
         struct sbx_wait w[5];
-        int room = sbx_conn_queued(c) < OUT_HIGH;
+        int room = sbx_conn_queued(c) < SBX_RUNNER_OUT_HIGH;
         int sleep_ms = timers(&p);
 
         if (p.exited && p.cout[1] == NULL && p.cout[2] == NULL)
@@ -285,7 +278,7 @@ int runner_pump(sbx_conn *c, sbx_proc *child, sbx_h *in, sbx_h *out, sbx_h *err,
             if ((rc = write_stdin(&p)) < 0)
                 goto done;
         for (int s = 1; s <= 2; s++) {
-            if (p.cout[s] != NULL && sbx_conn_queued(c) < OUT_HIGH &&
+            if (p.cout[s] != NULL && sbx_conn_queued(c) < SBX_RUNNER_OUT_HIGH &&
                 ((w[s].got & SBX_EV_READ) || p.exited))
                 if ((rc = read_output(&p, s)) < 0)
                     goto done;
