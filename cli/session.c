@@ -17,6 +17,7 @@
 #include "frame.h"
 #include "os.h"
 #include "protocol.h"
+#include "rules.h"
 #include "session.h"
 
 
@@ -24,6 +25,7 @@ struct sess {
     const struct session_req *r;
     struct session_out *out;
     sbx_conn *c;          /* NULL until the runner connects */
+    struct sbx_rules rules; /* which frame from the runner is legal now */
     sbx_proc *runner;     /* the runner, or the launcher that starts it */
     sbx_h *secret;        /* Windows: the pipe the runner takes its secret from */
     sbx_h *in;            /* our stdin; NULL once it is done */
@@ -128,24 +130,24 @@ static int on_frame(struct sess *s, const sbx_frame *f)
     struct sbx_error_msg em;
     uint32_t n;
 
+    if (sbx_rules_check(&s->rules, f->type, why) < 0)
+        goto bad;
     switch (f->type) {
     case SBX_F_SPAWNED:
-        if (s->spawned || sbx_spawned_decode(f->payload, f->len, &sp, why) < 0)
+        if (sbx_spawned_decode(f->payload, f->len, &sp, why) < 0)
             break;
         s->spawned = 1;
         s->out->pid = sp.pid;
         /* A signal that arrived while the command was starting is its. */
         return forward_signals(s);
     case SBX_F_SPAWN_ERROR:
-        if (s->spawned || sbx_spawn_error_decode(f->payload, f->len, &s->out->se, why) < 0)
+        if (sbx_spawn_error_decode(f->payload, f->len, &s->out->se, why) < 0)
             break;
         s->out->result = SESSION_SPAWN_FAILED;
         s->done = 1;
         return 0;
     case SBX_F_DATA | SBX_STDOUT:
     case SBX_F_DATA | SBX_STDERR:
-        if (!s->spawned)
-            break;
         s->out->bytes[SBX_F_STREAM(f->type)] += f->len;
         return relay(s, (int)SBX_F_STREAM(f->type), f->payload, f->len);
     case SBX_F_CLOSE | SBX_STDOUT:
@@ -168,7 +170,7 @@ static int on_frame(struct sess *s, const sbx_frame *f)
         s->in_flight -= n;
         return 0;
     case SBX_F_EXIT:
-        if (!s->spawned || sbx_exit_decode(f->payload, f->len, &s->out->st, why) < 0)
+        if (sbx_exit_decode(f->payload, f->len, &s->out->st, why) < 0)
             break;
         s->out->result = SESSION_EXITED;
         s->done = 1;
@@ -180,8 +182,10 @@ static int on_frame(struct sess *s, const sbx_frame *f)
         sbx_error_msg_free(&em);
         return SBX_EPROTO;
     default:
+        /* The table let through a frame this loop does not know. */
         break;
     }
+bad:
     if (why[0])
         set_msg(s->out, "protocol error: %s", why);
     else
@@ -219,17 +223,18 @@ static int handshake(struct sess *s, const char *nonce)
         set_msg(s->out, "runner closed the channel during the handshake");
         return rc;
     }
+    if (sbx_rules_check(&s->rules, f.type, why) < 0) {
+        set_msg(s->out, "protocol error: %s", why);
+        return SBX_EPROTO;
+    }
     if (f.type == SBX_F_ERROR) {
         struct sbx_error_msg em;
-        if (sbx_error_decode(f.payload, f.len, &em, why) == 0) {
-            set_msg(s->out, "runner: %s", em.message);
-            sbx_error_msg_free(&em);
+        if (sbx_error_decode(f.payload, f.len, &em, why) < 0) {
+            set_msg(s->out, "protocol error: %s", why);
             return SBX_EPROTO;
         }
-    }
-    if (f.type != SBX_F_HELLO) {
-        set_msg(s->out, "protocol error: expected hello, got a %s frame",
-                sbx_frame_type_name(f.type));
+        set_msg(s->out, "runner: %s", em.message);
+        sbx_error_msg_free(&em);
         return SBX_EPROTO;
     }
     if (sbx_hello_decode(f.payload, f.len, &hello, why) < 0) {
@@ -575,6 +580,7 @@ void session_run(const struct session_req *r, struct session_out *out)
     memset(&s, 0, sizeof(s));
     s.r = r;
     s.out = out;
+    sbx_rules_init(&s.rules, SBX_AT_CLI);
     out->result = SESSION_FAILED;
 
     if ((rc = sbx_h_std(0, &s.in)) < 0 || (rc = sbx_h_std(1, &s.std[1])) < 0 ||

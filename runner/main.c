@@ -282,6 +282,7 @@ int main(int argc, char **argv)
     struct sbx_spawn_fail sf;
     struct sbx_peer server;
     struct sbx_exit st;
+    struct sbx_rules rules;
     sbx_account *acct = NULL;
     sbx_proc *child = NULL;
     sbx_h *ch = NULL, *secret = NULL;
@@ -345,18 +346,23 @@ int main(int argc, char **argv)
     if ((rc = sbx_conn_put_json(c, SBX_F_HELLO, json, len, rc)) < 0)
         fail_to_peer(c, "out of memory");
 
+    sbx_rules_init(&rules, SBX_AT_RUNNER);
     deadline = sbx_now_ms() + SBX_HANDSHAKE_MS;
     rc = sbx_conn_next_wait(c, &f, deadline);
-    if (rc < 0 || f.type != SBX_F_HELLO)
+    if (rc < 0)
         fail_to_peer(c, "expected a hello frame from sbx");
+    if (sbx_rules_check(&rules, f.type, why) < 0)
+        fail_to_peer(c, why);
     if (sbx_hello_decode(f.payload, f.len, &hello, why) < 0)
         fail_to_peer(c, why);
     if (sbx_hello_check(&hello, nonce, why) < 0)
         fail_to_peer(c, why);
 
     rc = sbx_conn_next_wait(c, &f, deadline);
-    if (rc < 0 || f.type != SBX_F_SPAWN)
+    if (rc < 0)
         fail_to_peer(c, "expected a spawn frame from sbx");
+    if (sbx_rules_check(&rules, f.type, why) < 0)
+        fail_to_peer(c, why);
     if (sbx_spawn_req_decode(f.payload, f.len, &req, why) < 0)
         fail_to_peer(c, why);
 
@@ -400,7 +406,7 @@ int main(int argc, char **argv)
         sbx_conn_free(c);
         return 0;
     }
-    rc = runner_pump(c, child, so.stdio[0].h, so.stdio[1].h, so.stdio[2].h, timeout_ms,
+    rc = runner_pump(c, &rules, child, so.stdio[0].h, so.stdio[1].h, so.stdio[2].h, timeout_ms,
                      kill_after_ms, why);
     if (crossing) {
         if (sbx_proc_poll(child, &st) < 0)

@@ -17,6 +17,7 @@
 
 struct pump {
     sbx_conn *c;
+    struct sbx_rules *rules; /* which frame from sbx is legal now */
     sbx_proc *child;
     sbx_h *cin, *cout[3]; /* cout[1], cout[2]: the child's stdout, stderr */
     uint8_t *inbuf;       /* stdin bytes received, not yet written */
@@ -102,10 +103,10 @@ static int on_frame(struct pump *p, const sbx_frame *f)
 {
     struct sbx_terminate t;
 
+    if (sbx_rules_check(p->rules, f->type, p->why) < 0)
+        return SBX_EPROTO;
     switch (f->type) {
     case SBX_F_DATA | SBX_STDIN:
-        if (p->in_eof)
-            return bad_frame(p, f);
         if (p->cin == NULL) { /* discarded, but still acknowledged */
             p->unacked += f->len;
             return send_ack(p);
@@ -141,6 +142,7 @@ static int on_frame(struct pump *p, const sbx_frame *f)
             p->kill_at = sbx_now_ms() + p->kill_after;
         return sbx_proc_kill_group(p->child, t.signal);
     default:
+        /* The table let through a frame this loop does not know. */
         return bad_frame(p, f);
     }
 }
@@ -205,7 +207,7 @@ static int timers(struct pump *p)
     return next < 0 ? -1 : next > 0x7fffffff ? 0x7fffffff : (int)next;
 }
 
-int runner_pump(sbx_conn *c, sbx_proc *child, sbx_h *in, sbx_h *out, sbx_h *err,
+int runner_pump(sbx_conn *c, struct sbx_rules *rules, sbx_proc *child, sbx_h *in, sbx_h *out, sbx_h *err,
                 long long timeout_ms, long long kill_after_ms, char *why)
 {
     struct pump p;
@@ -216,6 +218,7 @@ int runner_pump(sbx_conn *c, sbx_proc *child, sbx_h *in, sbx_h *out, sbx_h *err,
 
     memset(&p, 0, sizeof(p));
     p.c = c;
+    p.rules = rules;
     p.child = child;
     p.cin = in;
     p.cout[1] = out;
