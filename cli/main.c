@@ -324,7 +324,7 @@ static void choose_launch(struct session_req *req, int same_user, const char *us
         }
         target = sbx_account_uid(a);
         sbx_account_free(a);
-        req->user = user;
+        req->spawn.user = (char *)user;
         /* Root switches in the runner's child; the account itself needs
          * no switch at all. */
         if (sbx_os_privileged() || target == sbx_os_uid())
@@ -461,14 +461,16 @@ static int cmd_run(int argc, char **argv)
 
     memset(&req, 0, sizeof(req));
     choose_launch(&req, same_user, user, via, batch, &launcher);
-    req.argv = argv + optind;
-    req.argc = (size_t)(argc - optind);
-    req.cwd = cwd;
-    req.env = env;
+    req.spawn.argv = argv + optind;
+    req.spawn.argc = (size_t)(argc - optind);
+    req.spawn.cwd = cwd;
+    req.spawn.env = env;
+    while (env[req.spawn.envc] != NULL)
+        req.spawn.envc++;
+    req.spawn.timeout_ms = timeout_ms;
+    req.spawn.kill_after_ms = kill_after_ms;
     req.runner = runner;
     req.connect_ms = (int)connect_ms;
-    req.timeout_ms = timeout_ms;
-    req.kill_after_ms = kill_after_ms;
     session_run(&req, &out);
 
     switch (out.result) {

@@ -1,4 +1,5 @@
-/* The sbx side of a session.
+/* The sbx side of a session: the channel, the handshake and the relay loop
+ * (starting and checking the runner are in launch.c).
  *
  * Data path: frames from the runner are written to our stdout/stderr as
  * soon as they arrive (blocking writes: the descriptors are shared with the
@@ -15,6 +16,7 @@
 #include "conn.h"
 #include "err.h"
 #include "frame.h"
+#include "launch.h"
 #include "os.h"
 #include "protocol.h"
 #include "rules.h"
@@ -200,7 +202,6 @@ static int handshake(struct sess *s, const char *nonce)
     long long deadline = sbx_now_ms() + r->connect_ms;
     char why[SBX_WHY] = "";
     struct sbx_hello hello;
-    struct sbx_spawn_req req;
     sbx_frame f;
     char *json = NULL;
     size_t len = 0;
@@ -254,17 +255,7 @@ static int handshake(struct sess *s, const char *nonce)
     if ((rc = sbx_conn_put_json(s->c, SBX_F_HELLO, json, len, rc)) < 0)
         goto oom;
 
-    memset(&req, 0, sizeof(req));
-    req.argv = (char **)r->argv;
-    req.argc = r->argc;
-    req.cwd = (char *)r->cwd;
-    req.env = (char **)r->env;
-    req.timeout_ms = r->timeout_ms;
-    req.kill_after_ms = r->kill_after_ms;
-    req.user = (char *)r->user;
-    while (req.env[req.envc] != NULL)
-        req.envc++;
-    rc = sbx_spawn_req_encode(&req, &json, &len);
+    rc = sbx_spawn_req_encode(&r->spawn, &json, &len);
     if (rc == 0 && len > SBX_FRAME_MAX) {
         free(json);
         set_msg(s->out, "command line and environment too large (%zu bytes of request, "
@@ -304,7 +295,7 @@ static int forward_signals(struct sess *s)
             return SBX_EINTR;
         }
         if (s->signals++ == 0) {
-            s->escalate_at = sbx_now_ms() + s->r->kill_after_ms;
+            s->escalate_at = sbx_now_ms() + s->r->spawn.kill_after_ms;
             rc = send_terminate(s, sig);
         } else {
             s->escalate_at = 0;
@@ -408,170 +399,12 @@ runner_gone:
     return SBX_EPIPE;
 }
 
-/* Waits a bounded time for the runner to exit after the session, then makes
- * sure it does; *st tells how it ended (0 returned) when it could be seen. */
-static int reap_runner(struct sess *s, int ms, struct sbx_exit *st)
-{
-    struct sbx_wait w = { NULL, s->runner, SBX_EV_EXIT, 0 };
-    int seen = -1, killed = 0;
-
-    if (s->runner == NULL)
-        return -1;
-    while (sbx_proc_poll(s->runner, st) == SBX_EAGAIN) {
-        int rc = sbx_wait(&w, 1, ms);
-        if (rc == 0) {
-            /* A launcher running as root (sudo) or an elevated runner may
-             * not take signals from us; then it is left to end on its own
-             * when it sees the channel closed, rather than waited for. */
-            if (killed++)
-                break;
-            sbx_proc_kill_tree(s->runner);
-            ms = 5000;
-        } else if (rc < 0 && rc != SBX_EINTR) {
-            break;
-        }
-        (void)sbx_sig_take(); /* the run is over: nothing left to forward to */
-    }
-    if (sbx_proc_poll(s->runner, st) == 0)
-        seen = 0;
-    sbx_proc_free(s->runner);
-    s->runner = NULL;
-    return seen;
-}
-
-/* What a failed peer check says. */
-static int refuse_peer(struct session_out *out, const struct sbx_peer *peer, const char *what)
-{
-    set_msg(out, "channel peer is pid %lld uid %lld, %s; refusing it", peer->pid, peer->uid, what);
-    return SBX_EPEER;
-}
-
-/* The runner must be exactly who was started: the uid it was started as,
- * and the process sbx started (directly, or through the elevation prompt,
- * which hands sbx the process), or else a descendant of the launcher that
- * started it (sudo forks; doas does not). */
-static int check_peer(struct sess *s, const struct sbx_peer *peer)
-{
-    const struct session_req *r = s->r;
-    long long pid = sbx_proc_pid(s->runner);
-    char what[160];
-    int d;
-
-    if (r->runner_uid >= 0 && peer->uid != r->runner_uid) {
-        snprintf(what, sizeof(what), "not uid %lld as the runner must be", r->runner_uid);
-        return refuse_peer(s->out, peer, what);
-    }
-    if (peer->pid < 0)
-        return 0; /* not known here: the nonce still binds the peer */
-    if (r->launcher == NULL) {
-        if (peer->pid == pid)
-            return 0;
-        snprintf(what, sizeof(what), "not the runner (pid %lld)", pid);
-        return refuse_peer(s->out, peer, what);
-    }
-    if ((d = sbx_proc_descends(peer->pid, pid)) == 1 || d == SBX_ENOTSUP)
-        return 0;
-    snprintf(what, sizeof(what), "not started by %s (pid %lld)", r->launcher[0], pid);
-    return refuse_peer(s->out, peer, what);
-}
-
-/* Starts the runner, directly or through the launcher, and hands it the
- * nonce and the channel's name over a path that survives the launcher. */
-static int launch(struct sess *s, const char *nonce, const char *name)
-{
-    const struct session_req *r = s->r;
-    struct session_out *out = s->out;
-    struct sbx_spawn_opts so;
-    struct sbx_spawn_fail sf;
-    char pidbuf[32], handle[64], *secret, **argv;
-    sbx_h *keep = NULL, *to = NULL;
-    size_t nl = 0, n = 0, slen, off = 0, put;
-    int rc, by_stdin;
-
-    slen = strlen(nonce) + strlen(name) + 2;
-    while (r->launcher != NULL && r->launcher[nl] != NULL)
-        nl++;
-    if ((secret = malloc(slen + 1)) == NULL || (argv = calloc(nl + 6, sizeof(*argv))) == NULL) {
-        free(secret);
-        set_msg(out, "out of memory");
-        return SBX_ENOMEM;
-    }
-    snprintf(secret, slen + 1, "%s\n%s\n", nonce, name);
-    rc = sbx_secret_offer(secret, slen, &keep, handle, sizeof(handle));
-    by_stdin = rc == SBX_ENOTSUP;
-    if (rc < 0 && !by_stdin) {
-        set_msg(out, "cannot prepare the runner's secret: %s", os_text());
-        goto done;
-    }
-
-    snprintf(pidbuf, sizeof(pidbuf), "%lld", sbx_os_pid());
-    for (size_t i = 0; i < nl; i++)
-        argv[n++] = r->launcher[i];
-    argv[n++] = (char *)r->runner;
-    argv[n++] = (char *)"--server-pid";
-    argv[n++] = pidbuf;
-    if (!by_stdin) {
-        argv[n++] = (char *)"--secret-from";
-        argv[n++] = handle;
-    }
-    argv[n] = NULL;
-    memset(&so, 0, sizeof(so));
-    so.file = argv[0];
-    so.argv = argv;
-    so.search_path = r->launcher != NULL;
-    so.elevate = r->elevate;
-    if (r->launcher == NULL || !r->interactive)
-        /* The terminal's signals are for sbx to forward; without a prompt
-         * to show, the launcher does not need the terminal at all. */
-        so.new_group = 1;
-    so.new_session = r->launcher != NULL && !r->interactive;
-    so.stdio[0].kind = by_stdin ? SBX_STDIO_PIPE : SBX_STDIO_NULL;
-    so.stdio[1].kind = SBX_STDIO_NULL;
-    /* The runner's own diagnostics, and the launcher's messages. */
-    so.stdio[2].kind = r->elevate ? SBX_STDIO_NULL : SBX_STDIO_INHERIT;
-    if ((rc = sbx_proc_spawn(&so, &s->runner, &sf)) < 0) {
-        if (sf.detail != NULL)
-            set_msg(out, "cannot start %s: %s", argv[0], sf.detail);
-        else if (r->launcher != NULL && sf.err == SBX_ENOENT)
-            set_msg(out, "cannot elevate: '%s' not found (install it, or choose another "
-                         "launcher with --via or SBX_ELEVATE)", argv[0]);
-        else
-            set_msg(out, "cannot start %s: %s", argv[0], sbx_os_error_text(sf.os_code));
-        goto done;
-    }
-    if (by_stdin) {
-        to = so.stdio[0].h;
-        while (off < slen) {
-            struct sbx_wait w = { to, NULL, SBX_EV_WRITE, 0 };
-            rc = sbx_h_write(to, secret + off, slen - off, &put);
-            if (rc == SBX_EINTR || rc == SBX_EAGAIN) {
-                (void)sbx_wait(&w, 1, 1000);
-                continue;
-            }
-            if (rc < 0) /* it died at once; accept() reports it */
-                break;
-            off += put;
-        }
-        sbx_h_close(to);
-    }
-    rc = 0;
-done:
-    /* Windows: the runner has duplicated the read end by the time it
-     * connects; ours goes once the session is over. */
-    s->secret = keep;
-    memset(secret, 0, slen);
-    free(secret);
-    free(argv);
-    return rc;
-}
-
 void session_run(const struct session_req *r, struct session_out *out)
 {
-    static const char hex[] = "0123456789abcdef";
     struct sess s;
     sbx_listener *l = NULL;
     struct sbx_peer peer;
-    unsigned char raw[SBX_NONCE_BYTES];
+    struct sbx_exit rst;
     char nonce[SBX_NONCE_HEX + 1], name[512];
     sbx_h *conn = NULL;
     int rc, wait_ms;
@@ -588,21 +421,14 @@ void session_run(const struct session_req *r, struct session_out *out)
         set_msg(out, "out of memory");
         goto done;
     }
-    if ((rc = sbx_os_random(raw, sizeof(raw))) < 0) {
-        set_msg(out, "cannot get random bytes for the nonce: %s", os_text());
+    if ((rc = launch_nonce(nonce, out->msg)) < 0)
         goto done;
-    }
-    for (size_t i = 0; i < sizeof(raw); i++) {
-        nonce[2 * i] = hex[raw[i] >> 4];
-        nonce[2 * i + 1] = hex[raw[i] & 15];
-    }
-    nonce[SBX_NONCE_HEX] = '\0';
 
     if ((rc = sbx_chan_listen(&l, name, sizeof(name), r->others)) < 0) {
         set_msg(out, "cannot create the channel: %s", os_text());
         goto done;
     }
-    if ((rc = launch(&s, nonce, name)) < 0)
+    if ((rc = launch_start(r, nonce, name, &s.runner, &s.secret, out->msg)) < 0)
         goto done;
 
     wait_ms = r->connect_ms;
@@ -643,7 +469,7 @@ void session_run(const struct session_req *r, struct session_out *out)
         set_msg(out, "out of memory");
         goto done;
     }
-    if ((rc = check_peer(&s, &peer)) < 0)
+    if ((rc = launch_check_peer(r, s.runner, &peer, out->msg)) < 0)
         goto done;
     if ((rc = handshake(&s, nonce)) < 0)
         goto done;
@@ -655,23 +481,20 @@ done:
     sbx_h_close(s.std[1]);
     sbx_h_close(s.std[2]);
     sbx_h_close(s.secret);
-    /* The runner ends on its own once the channel is closed. */
-    {
-        struct sbx_exit rst;
-        /* After a clean exit frame the runner is on its way out; after a
-         * failure it may be wedged, and nothing it could still say matters. */
-        int grace = out->result == SESSION_EXITED || out->result == SESSION_SPAWN_FAILED ? 5000
-                    : s.runner_died ? 1000 : 100;
-        if (reap_runner(&s, grace, &rst) == 0 && s.runner_died &&
-            out->result == SESSION_FAILED) {
-            size_t n = strlen(out->msg);
-            if (rst.how == SBX_SIGNALED)
-                snprintf(out->msg + n, sizeof(out->msg) - n, " (killed by signal %d%s%s)",
-                         rst.signal, sbx_sig_name(rst.signal) ? ", SIG" : "",
-                         sbx_sig_name(rst.signal) ? sbx_sig_name(rst.signal) : "");
-            else
-                snprintf(out->msg + n, sizeof(out->msg) - n, " (exit status %lld)", rst.code);
-        }
+    /* The runner ends on its own once the channel is closed.  After a
+     * clean exit frame it is on its way out; after a failure it may be
+     * wedged, and nothing it could still say matters. */
+    wait_ms = out->result == SESSION_EXITED || out->result == SESSION_SPAWN_FAILED ? 5000
+              : s.runner_died ? 1000 : 100;
+    if (launch_reap(&s.runner, wait_ms, &rst) == 0 && s.runner_died &&
+        out->result == SESSION_FAILED) {
+        size_t n = strlen(out->msg);
+        if (rst.how == SBX_SIGNALED)
+            snprintf(out->msg + n, sizeof(out->msg) - n, " (killed by signal %d%s%s)",
+                     rst.signal, sbx_sig_name(rst.signal) ? ", SIG" : "",
+                     sbx_sig_name(rst.signal) ? sbx_sig_name(rst.signal) : "");
+        else
+            snprintf(out->msg + n, sizeof(out->msg) - n, " (exit status %lld)", rst.code);
     }
     (void)rc;
 }
