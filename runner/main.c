@@ -401,10 +401,9 @@ int main(int argc, char **argv)
     if (send_spawn_result(c, child, &sf) < 0)
         fail_to_peer(c, "out of memory");
     if (child == NULL) {
-        sbx_spawn_req_free(&req);
         (void)sbx_conn_flush_wait(c, sbx_now_ms() + SBX_HANDSHAKE_MS);
-        sbx_conn_free(c);
-        return 0;
+        rc = 0;
+        goto done;
     }
     rc = runner_pump(c, &rules, child, so.stdio[0].h, so.stdio[1].h, so.stdio[2].h, timeout_ms,
                      kill_after_ms, why);
@@ -417,6 +416,8 @@ int main(int argc, char **argv)
             snprintf(result, sizeof(result), "exit:%lld", st.code);
         audit(server.uid, server_pid, as, req.argv, req.cwd, result);
     }
+done:
+    /* Also after a spawn that failed once the account was looked up. */
     sbx_spawn_req_free(&req);
     sbx_proc_free(child);
     free(env);
