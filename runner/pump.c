@@ -207,8 +207,8 @@ static int timers(struct pump *p)
     return next < 0 ? -1 : next > 0x7fffffff ? 0x7fffffff : (int)next;
 }
 
-int runner_pump(sbx_conn *c, struct sbx_rules *rules, sbx_proc *child, sbx_h *in, sbx_h *out, sbx_h *err,
-                long long timeout_ms, long long kill_after_ms, char *why)
+int runner_pump(sbx_conn *c, struct sbx_rules *rules, sbx_proc *child, sbx_h *in, sbx_h *out,
+                sbx_h *err, long long timeout_ms, long long kill_after_ms, char *why)
 {
     struct pump p;
     sbx_frame f;

@@ -18,7 +18,7 @@
  * gets SBX_SIG_TERM, and the whole tree ends kill_after_ms later (0:
  * SBX_KILL_AFTER_MS) if the command is still running; the exit frame says
  * timed_out. */
-int runner_pump(sbx_conn *c, struct sbx_rules *rules, sbx_proc *child, sbx_h *in, sbx_h *out, sbx_h *err,
-                long long timeout_ms, long long kill_after_ms, char *why);
+int runner_pump(sbx_conn *c, struct sbx_rules *rules, sbx_proc *child, sbx_h *in, sbx_h *out,
+                sbx_h *err, long long timeout_ms, long long kill_after_ms, char *why);
 
 #endif
