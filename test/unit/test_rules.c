@@ -316,3 +316,135 @@ Test(rules, bad_state_refused)
     r.phase = SBX_PH_COUNT_;
     cr_assert_eq(sbx_rules_check(&r, SBX_F_HELLO, why), SBX_EPROTO);
 }
+
+/* ---- docs/protocol.md's tables say what the code does ---- */
+
+static unsigned type_named(const char *name)
+{
+    for (size_t i = 0; i < NTYPES; i++)
+        if (strcmp(sbx_frame_type_name(all_types[i]), name) == 0)
+            return all_types[i];
+    cr_assert_fail("docs/protocol.md names a frame '%s' that does not exist", name);
+    return 0;
+}
+
+static int phase_named(const char *name)
+{
+    static const char *const names[] = { "hello", "spawn", "running", "end" };
+
+    for (int i = 0; i < SBX_PH_COUNT_; i++)
+        if (strcmp(names[i], name) == 0)
+            return i;
+    cr_assert_fail("docs/protocol.md names a phase '%s'", name);
+    return X;
+}
+
+/* Splits a table row into trimmed cells; returns their number. */
+static int cells(char *line, char *cell[], int max)
+{
+    char *p = line + 1, *end;
+    int n = 0;
+
+    if (line[0] != '|')
+        return 0;
+    while (n < max && (end = strchr(p, '|')) != NULL) {
+        *end = '\0';
+        while (*p == ' ')
+            p++;
+        for (char *t = end - 1; t >= p && *t == ' '; t--)
+            *t = '\0';
+        cell[n++] = p;
+        p = end + 1;
+    }
+    return n;
+}
+
+/* Checks one row's verdict for `type` in `phase` against the table. */
+static void doc_cell(int side, unsigned type, int phase, const char *cell, int once)
+{
+    struct sbx_rules r = at(side, phase);
+    char why[SBX_WHY], ctx[160];
+
+    snprintf(ctx, sizeof(ctx), "docs, side %d: %s %s ('%s')", side, sbx_frame_type_name(type),
+             sbx_rules_phase_name(side, phase), cell);
+    if (strncmp(cell, "\xe2\x80\x94", 3) == 0) { /* an em dash: refused */
+        expect_refused(&r, type, ctx);
+        return;
+    }
+    cr_assert_eq(sbx_rules_check(&r, type, why), 0, "%s: refused: %s", ctx, why);
+    if (strncmp(cell, "\xe2\x86\x92 ", 4) == 0) /* an arrow: the phase it leads to */
+        cr_assert_eq(r.phase, phase_named(cell + 4), "%s", ctx);
+    else
+        cr_assert(strncmp(cell, "yes", 3) == 0 && r.phase == phase, "%s", ctx);
+    /* Staying in the phase: a second is refused exactly when it says once. */
+    if (once && r.phase == phase)
+        expect_refused(&r, type, ctx);
+    else if (r.phase == phase)
+        cr_assert_eq(sbx_rules_check(&r, type, why), 0, "%s: a second refused: %s", ctx, why);
+}
+
+/* The table after the paragraph starting with `intro`: a row per group of
+ * frames, a column per phase, then the once column. */
+static void doc_table(const char *intro, int side, int nphases)
+{
+    const char *path = getenv("SBX_PROTOCOL_MD");
+    char line[1024], copy[1024], *cell[8];
+    unsigned covered[NTYPES];
+    size_t ncovered = 0;
+    int state = 0; /* 0: looking for intro, 1: for the header, 2: rows */
+    FILE *f;
+
+    f = fopen(path != NULL ? path : "docs/protocol.md", "r");
+    cr_assert_not_null(f, "cannot open docs/protocol.md (run from the repository root)");
+    while (fgets(line, sizeof(line), f) != NULL) {
+        line[strcspn(line, "\n")] = '\0';
+        if (state == 0 && strncmp(line, intro, strlen(intro)) == 0)
+            state = 1;
+        else if (state == 1 && strncmp(line, "| frame", 7) == 0)
+            state = 2;
+        else if (state == 2 && strncmp(line, "|--", 3) == 0)
+            continue;
+        else if (state == 2 && line[0] != '|')
+            break;
+        else if (state == 2) {
+            unsigned types[NTYPES];
+            size_t nt = 0;
+            int n;
+
+            snprintf(copy, sizeof(copy), "%s", line);
+            n = cells(copy, cell, 8);
+            cr_assert_eq(n, 1 + nphases + 1, "docs: row '%s'", line);
+            if (strcmp(cell[0], "every other type") == 0) {
+                for (size_t i = 0; i < NTYPES; i++) {
+                    size_t k = 0;
+                    while (k < ncovered && covered[k] != all_types[i])
+                        k++;
+                    if (k == ncovered)
+                        types[nt++] = all_types[i];
+                }
+            } else {
+                for (char *name = strtok(cell[0], ","); name != NULL; name = strtok(NULL, ",")) {
+                    while (*name == ' ')
+                        name++;
+                    types[nt++] = type_named(name);
+                }
+            }
+            for (size_t t = 0; t < nt; t++) {
+                for (int ph = 0; ph < nphases; ph++)
+                    doc_cell(side, types[t], ph, cell[1 + ph],
+                             strncmp(cell[1 + nphases], "once", 4) == 0);
+                covered[ncovered++] = types[t];
+            }
+        }
+    }
+    fclose(f);
+    cr_assert_eq(state, 2, "docs/protocol.md has no table after '%s'", intro);
+    cr_assert_eq(ncovered, NTYPES, "docs: the table after '%s' covers %zu frame types", intro,
+                 ncovered);
+}
+
+Test(rules, documented_tables_match)
+{
+    doc_table("What `sbx` accepts from the runner", SBX_AT_CLI, 4);
+    doc_table("What the runner accepts from `sbx`", SBX_AT_RUNNER, 3);
+}
