@@ -22,7 +22,6 @@
 #include "rules.h"
 #include "session.h"
 
-
 struct sess {
     const struct session_req *r;
     struct session_out *out;

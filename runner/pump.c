@@ -14,7 +14,6 @@
 #include "proto.h"
 #include "runner.h"
 
-
 struct pump {
     sbx_conn *c;
     struct sbx_rules *rules; /* which frame from sbx is legal now */

@@ -28,7 +28,8 @@
 /* The runner reads the command's output only while less than one chunk is
  * queued: the queue then never holds more than two chunks, so the runner's
  * footprint is the same for any stream length, and the socket's own buffer
- * does the pipelining.  Smaller than sbx's: here it bounds memory per run. */
+ * (4 MiB) does the pipelining.  Smaller than sbx's: here it bounds the
+ * memory of each run. */
 #define SBX_RUNNER_OUT_HIGH SBX_CHUNK
 
 /* Grace between the polite stop (timeout, forwarded signal) and the end of
