@@ -12,6 +12,7 @@
 #include "duration.h"
 #include "err.h"
 #include "os.h"
+#include "protocol.h"
 #include "report.h"
 #include "session.h"
 
@@ -19,8 +20,6 @@
 #define EXIT_SBX_FAILED 125
 #define EXIT_NOT_EXECUTABLE 126
 #define EXIT_NOT_FOUND 127
-#define CONNECT_MS 10000
-#define KILL_AFTER_MS 5000
 
 /* --report: where, and when the run started; die() writes it too. */
 static const char *report_path;
@@ -325,7 +324,7 @@ static void choose_launch(struct session_req *req, int same_user, const char *us
         }
         target = sbx_account_uid(a);
         sbx_account_free(a);
-        req->user = user;
+        req->spawn.user = (char *)user;
         /* Root switches in the runner's child; the account itself needs
          * no switch at all. */
         if (sbx_os_privileged() || target == sbx_os_uid())
@@ -370,7 +369,7 @@ static int cmd_run(int argc, char **argv)
     size_t nops = 0;
     const char *chdir_to = NULL, *user = NULL, *via = NULL;
     int clear = 0, same_user = 0, batch = 0, opt;
-    long long timeout_ms = 0, kill_after_ms = KILL_AFTER_MS, connect_ms = CONNECT_MS;
+    long long timeout_ms = 0, kill_after_ms = SBX_KILL_AFTER_MS, connect_ms = SBX_CONNECT_MS;
     struct session_req req;
     struct session_out out;
     char *cwd = NULL, *runner, **env, **launcher = NULL;
@@ -462,14 +461,16 @@ static int cmd_run(int argc, char **argv)
 
     memset(&req, 0, sizeof(req));
     choose_launch(&req, same_user, user, via, batch, &launcher);
-    req.argv = argv + optind;
-    req.argc = (size_t)(argc - optind);
-    req.cwd = cwd;
-    req.env = env;
+    req.spawn.argv = argv + optind;
+    req.spawn.argc = (size_t)(argc - optind);
+    req.spawn.cwd = cwd;
+    req.spawn.env = env;
+    while (env[req.spawn.envc] != NULL)
+        req.spawn.envc++;
+    req.spawn.timeout_ms = timeout_ms;
+    req.spawn.kill_after_ms = kill_after_ms;
     req.runner = runner;
     req.connect_ms = (int)connect_ms;
-    req.timeout_ms = timeout_ms;
-    req.kill_after_ms = kill_after_ms;
     session_run(&req, &out);
 
     switch (out.result) {

@@ -1,4 +1,5 @@
-/* The sbx side of a session.
+/* The sbx side of a session: the channel, the handshake and the relay loop
+ * (starting and checking the runner are in launch.c).
  *
  * Data path: frames from the runner are written to our stdout/stderr as
  * soon as they arrive (blocking writes: the descriptors are shared with the
@@ -15,19 +16,17 @@
 #include "conn.h"
 #include "err.h"
 #include "frame.h"
+#include "launch.h"
 #include "os.h"
+#include "protocol.h"
+#include "rules.h"
 #include "session.h"
-
-#define STDIN_WINDOW (256u * 1024) /* must match the runner's */
-#define OUT_HIGH (512u * 1024)
-/* Time to type a password when the launcher may prompt (sudo's own prompt
- * gives up after 5 minutes by default). */
-#define PROMPT_MS (5 * 60 * 1000)
 
 struct sess {
     const struct session_req *r;
     struct session_out *out;
-    sbx_conn c;
+    sbx_conn *c;          /* NULL until the runner connects */
+    struct sbx_rules rules; /* which frame from the runner is legal now */
     sbx_proc *runner;     /* the runner, or the launcher that starts it */
     sbx_h *secret;        /* Windows: the pipe the runner takes its secret from */
     sbx_h *in;            /* our stdin; NULL once it is done */
@@ -73,7 +72,7 @@ static int relay(struct sess *s, int stream, const uint8_t *p, size_t n)
              * the command now, not when the reader catches up. */
             if ((rc = forward_signals(s)) < 0)
                 return rc;
-            (void)sbx_conn_flush(&s->c);
+            (void)sbx_conn_flush(s->c);
             continue;
         }
         if (rc == SBX_EAGAIN) {
@@ -84,7 +83,7 @@ static int relay(struct sess *s, int stream, const uint8_t *p, size_t n)
         }
         if (rc < 0) {
             s->dead[stream] = 1;
-            return sbx_outq_put(&s->c.out, SBX_F_CLOSE | (unsigned)stream, NULL, 0);
+            return sbx_conn_put(s->c, SBX_F_CLOSE | (unsigned)stream, NULL, 0);
         }
         p += put;
         n -= put;
@@ -100,26 +99,26 @@ static int stdin_done(struct sess *s)
         return 0;
     sbx_h_close(s->in);
     s->in = NULL;
-    rc = sbx_outq_put(&s->c.out, SBX_F_CLOSE | SBX_STDIN, NULL, 0);
+    rc = sbx_conn_put(s->c, SBX_F_CLOSE | SBX_STDIN, NULL, 0);
     return rc;
 }
 
 static int read_stdin(struct sess *s)
 {
-    size_t room = STDIN_WINDOW - s->in_flight, got;
+    size_t room = SBX_STDIN_WINDOW - s->in_flight, got;
     uint8_t *dst;
     int rc;
 
     if (room > SBX_CHUNK)
         room = SBX_CHUNK;
-    if ((dst = sbx_outq_reserve(&s->c.out, room)) == NULL)
+    if ((dst = sbx_conn_reserve(s->c, room)) == NULL)
         return SBX_ENOMEM;
     rc = sbx_h_read(s->in, dst, room, &got);
     if (rc == SBX_EAGAIN || rc == SBX_EINTR)
         return 0;
     if (rc < 0 || got == 0)
         return stdin_done(s); /* EOF, or an unreadable stdin: same to the child */
-    sbx_outq_commit(&s->c.out, SBX_F_DATA | SBX_STDIN, got);
+    sbx_conn_commit(s->c, SBX_F_DATA | SBX_STDIN, got);
     s->in_flight += got;
     s->out->bytes[SBX_STDIN] += got;
     return 0;
@@ -132,24 +131,24 @@ static int on_frame(struct sess *s, const sbx_frame *f)
     struct sbx_error_msg em;
     uint32_t n;
 
+    if (sbx_rules_check(&s->rules, f->type, why) < 0)
+        goto bad;
     switch (f->type) {
     case SBX_F_SPAWNED:
-        if (s->spawned || sbx_spawned_decode(f->payload, f->len, &sp, why) < 0)
+        if (sbx_spawned_decode(f->payload, f->len, &sp, why) < 0)
             break;
         s->spawned = 1;
         s->out->pid = sp.pid;
         /* A signal that arrived while the command was starting is its. */
         return forward_signals(s);
     case SBX_F_SPAWN_ERROR:
-        if (s->spawned || sbx_spawn_error_decode(f->payload, f->len, &s->out->se, why) < 0)
+        if (sbx_spawn_error_decode(f->payload, f->len, &s->out->se, why) < 0)
             break;
         s->out->result = SESSION_SPAWN_FAILED;
         s->done = 1;
         return 0;
     case SBX_F_DATA | SBX_STDOUT:
     case SBX_F_DATA | SBX_STDERR:
-        if (!s->spawned)
-            break;
         s->out->bytes[SBX_F_STREAM(f->type)] += f->len;
         return relay(s, (int)SBX_F_STREAM(f->type), f->payload, f->len);
     case SBX_F_CLOSE | SBX_STDOUT:
@@ -172,7 +171,7 @@ static int on_frame(struct sess *s, const sbx_frame *f)
         s->in_flight -= n;
         return 0;
     case SBX_F_EXIT:
-        if (!s->spawned || sbx_exit_decode(f->payload, f->len, &s->out->st, why) < 0)
+        if (sbx_exit_decode(f->payload, f->len, &s->out->st, why) < 0)
             break;
         s->out->result = SESSION_EXITED;
         s->done = 1;
@@ -184,8 +183,10 @@ static int on_frame(struct sess *s, const sbx_frame *f)
         sbx_error_msg_free(&em);
         return SBX_EPROTO;
     default:
+        /* The table let through a frame this loop does not know. */
         break;
     }
+bad:
     if (why[0])
         set_msg(s->out, "protocol error: %s", why);
     else
@@ -200,14 +201,13 @@ static int handshake(struct sess *s, const char *nonce)
     long long deadline = sbx_now_ms() + r->connect_ms;
     char why[SBX_WHY] = "";
     struct sbx_hello hello;
-    struct sbx_spawn_req req;
     sbx_frame f;
     char *json = NULL;
     size_t len = 0;
     int rc;
 
     do {
-        rc = sbx_conn_next_wait(&s->c, &f, deadline);
+        rc = sbx_conn_next_wait(s->c, &f, deadline);
     } while (rc == SBX_EINTR && (rc = forward_signals(s)) == 0);
     if (rc == SBX_EINTR)
         return rc;
@@ -223,17 +223,18 @@ static int handshake(struct sess *s, const char *nonce)
         set_msg(s->out, "runner closed the channel during the handshake");
         return rc;
     }
+    if (sbx_rules_check(&s->rules, f.type, why) < 0) {
+        set_msg(s->out, "protocol error: %s", why);
+        return SBX_EPROTO;
+    }
     if (f.type == SBX_F_ERROR) {
         struct sbx_error_msg em;
-        if (sbx_error_decode(f.payload, f.len, &em, why) == 0) {
-            set_msg(s->out, "runner: %s", em.message);
-            sbx_error_msg_free(&em);
+        if (sbx_error_decode(f.payload, f.len, &em, why) < 0) {
+            set_msg(s->out, "protocol error: %s", why);
             return SBX_EPROTO;
         }
-    }
-    if (f.type != SBX_F_HELLO) {
-        set_msg(s->out, "protocol error: expected hello, got a %s frame",
-                sbx_frame_type_name(f.type));
+        set_msg(s->out, "runner: %s", em.message);
+        sbx_error_msg_free(&em);
         return SBX_EPROTO;
     }
     if (sbx_hello_decode(f.payload, f.len, &hello, why) < 0) {
@@ -250,27 +251,17 @@ static int handshake(struct sess *s, const char *nonce)
     memcpy(hello.nonce, nonce, SBX_NONCE_HEX + 1);
     hello.pid = sbx_os_pid();
     rc = sbx_hello_encode(&hello, &json, &len);
-    if ((rc = sbx_conn_put_json(&s->c, SBX_F_HELLO, json, len, rc)) < 0)
+    if ((rc = sbx_conn_put_json(s->c, SBX_F_HELLO, json, len, rc)) < 0)
         goto oom;
 
-    memset(&req, 0, sizeof(req));
-    req.argv = (char **)r->argv;
-    req.argc = r->argc;
-    req.cwd = (char *)r->cwd;
-    req.env = (char **)r->env;
-    req.timeout_ms = r->timeout_ms;
-    req.kill_after_ms = r->kill_after_ms;
-    req.user = (char *)r->user;
-    while (req.env[req.envc] != NULL)
-        req.envc++;
-    rc = sbx_spawn_req_encode(&req, &json, &len);
+    rc = sbx_spawn_req_encode(&r->spawn, &json, &len);
     if (rc == 0 && len > SBX_FRAME_MAX) {
         free(json);
         set_msg(s->out, "command line and environment too large (%zu bytes of request, "
                         "limit %u)", len, SBX_FRAME_MAX);
         return SBX_E2BIG;
     }
-    if ((rc = sbx_conn_put_json(&s->c, SBX_F_SPAWN, json, len, rc)) < 0)
+    if ((rc = sbx_conn_put_json(s->c, SBX_F_SPAWN, json, len, rc)) < 0)
         goto oom;
     return 0;
 oom:
@@ -285,7 +276,7 @@ static int send_terminate(struct sess *s, int sig)
     size_t len = 0;
     int rc = sbx_terminate_encode(&t, &json, &len);
 
-    return sbx_conn_put_json(&s->c, SBX_F_TERMINATE, json, len, rc);
+    return sbx_conn_put_json(s->c, SBX_F_TERMINATE, json, len, rc);
 }
 
 /* Signals sbx received go to the command's whole process group; a second
@@ -303,7 +294,7 @@ static int forward_signals(struct sess *s)
             return SBX_EINTR;
         }
         if (s->signals++ == 0) {
-            s->escalate_at = sbx_now_ms() + s->r->kill_after_ms;
+            s->escalate_at = sbx_now_ms() + s->r->spawn.kill_after_ms;
             rc = send_terminate(s, sig);
         } else {
             s->escalate_at = 0;
@@ -340,10 +331,9 @@ static int pump(struct sess *s)
         long long now;
 
         memset(w, 0, sizeof(w));
-        w[0].h = s->c.h;
-        w[0].want = SBX_EV_READ | (sbx_outq_len(&s->c.out) ? SBX_EV_WRITE : 0);
-        if (s->in != NULL && s->spawned && s->in_flight < STDIN_WINDOW &&
-            sbx_outq_len(&s->c.out) < OUT_HIGH) {
+        sbx_conn_wait_entry(s->c, &w[0]);
+        if (s->in != NULL && s->spawned && s->in_flight < SBX_STDIN_WINDOW &&
+            sbx_conn_queued(s->c) < SBX_CLI_OUT_HIGH) {
             w[1].h = s->in;
             w[1].want = SBX_EV_READ;
         }
@@ -366,7 +356,7 @@ static int pump(struct sess *s)
                 return rc;
         }
         if (w[0].got & SBX_EV_READ) {
-            rc = sbx_conn_fill(&s->c);
+            rc = sbx_conn_fill(s->c);
             if (rc < 0 && rc != SBX_EAGAIN && rc != SBX_EINTR) {
                 if (rc == SBX_EPROTO || rc == SBX_E2BIG)
                     set_msg(s->out, "protocol error: malformed frame header from the runner");
@@ -376,7 +366,7 @@ static int pump(struct sess *s)
                     set_msg(s->out, "reading the channel: %s", os_text());
                 return rc;
             }
-            while (!s->done && (rc = sbx_conn_next(&s->c, &f)) == 1)
+            while (!s->done && (rc = sbx_conn_next(s->c, &f)) == 1)
                 if ((rc = on_frame(s, &f)) < 0)
                     return rc;
             if (rc < 0) {
@@ -385,7 +375,7 @@ static int pump(struct sess *s)
             }
             if (s->done)
                 break;
-            if (s->c.eof)
+            if (sbx_conn_eof(s->c))
                 goto runner_gone;
         }
         if ((w[1].got & SBX_EV_READ) && s->in != NULL)
@@ -393,7 +383,7 @@ static int pump(struct sess *s)
                 set_msg(s->out, "out of memory");
                 return rc;
             }
-        rc = sbx_conn_flush(&s->c);
+        rc = sbx_conn_flush(s->c);
         if (rc < 0 && rc != SBX_EAGAIN && rc != SBX_EINTR && rc != SBX_EPIPE) {
             set_msg(s->out, "writing the channel: %s", os_text());
             return rc;
@@ -404,174 +394,16 @@ static int pump(struct sess *s)
 runner_gone:
     s->runner_died = 1;
     set_msg(s->out, "runner exited unexpectedly%s",
-            sbx_frame_reader_pending(&s->c.in) ? " in the middle of a frame" : "");
+            sbx_conn_pending(s->c) ? " in the middle of a frame" : "");
     return SBX_EPIPE;
-}
-
-/* Waits a bounded time for the runner to exit after the session, then makes
- * sure it does; *st tells how it ended (0 returned) when it could be seen. */
-static int reap_runner(struct sess *s, int ms, struct sbx_exit *st)
-{
-    struct sbx_wait w = { NULL, s->runner, SBX_EV_EXIT, 0 };
-    int seen = -1, killed = 0;
-
-    if (s->runner == NULL)
-        return -1;
-    while (sbx_proc_poll(s->runner, st) == SBX_EAGAIN) {
-        int rc = sbx_wait(&w, 1, ms);
-        if (rc == 0) {
-            /* A launcher running as root (sudo) or an elevated runner may
-             * not take signals from us; then it is left to end on its own
-             * when it sees the channel closed, rather than waited for. */
-            if (killed++)
-                break;
-            sbx_proc_kill_tree(s->runner);
-            ms = 5000;
-        } else if (rc < 0 && rc != SBX_EINTR) {
-            break;
-        }
-        (void)sbx_sig_take(); /* the run is over: nothing left to forward to */
-    }
-    if (sbx_proc_poll(s->runner, st) == 0)
-        seen = 0;
-    sbx_proc_free(s->runner);
-    s->runner = NULL;
-    return seen;
-}
-
-/* What a failed peer check says. */
-static int refuse_peer(struct session_out *out, const struct sbx_peer *peer, const char *what)
-{
-    set_msg(out, "channel peer is pid %lld uid %lld, %s; refusing it", peer->pid, peer->uid, what);
-    return SBX_EPEER;
-}
-
-/* The runner must be exactly who was started: the uid it was started as,
- * and the process sbx started (directly, or through the elevation prompt,
- * which hands sbx the process), or else a descendant of the launcher that
- * started it (sudo forks; doas does not). */
-static int check_peer(struct sess *s, const struct sbx_peer *peer)
-{
-    const struct session_req *r = s->r;
-    long long pid = sbx_proc_pid(s->runner);
-    char what[160];
-    int d;
-
-    if (r->runner_uid >= 0 && peer->uid != r->runner_uid) {
-        snprintf(what, sizeof(what), "not uid %lld as the runner must be", r->runner_uid);
-        return refuse_peer(s->out, peer, what);
-    }
-    if (peer->pid < 0)
-        return 0; /* not known here: the nonce still binds the peer */
-    if (r->launcher == NULL) {
-        if (peer->pid == pid)
-            return 0;
-        snprintf(what, sizeof(what), "not the runner (pid %lld)", pid);
-        return refuse_peer(s->out, peer, what);
-    }
-    if ((d = sbx_proc_descends(peer->pid, pid)) == 1 || d == SBX_ENOTSUP)
-        return 0;
-    snprintf(what, sizeof(what), "not started by %s (pid %lld)", r->launcher[0], pid);
-    return refuse_peer(s->out, peer, what);
-}
-
-/* Starts the runner, directly or through the launcher, and hands it the
- * nonce and the channel's name over a path that survives the launcher. */
-static int launch(struct sess *s, const char *nonce, const char *name)
-{
-    const struct session_req *r = s->r;
-    struct session_out *out = s->out;
-    struct sbx_spawn_opts so;
-    struct sbx_spawn_fail sf;
-    char pidbuf[32], handle[64], *secret, **argv;
-    sbx_h *keep = NULL, *to = NULL;
-    size_t nl = 0, n = 0, slen, off = 0, put;
-    int rc, by_stdin;
-
-    slen = strlen(nonce) + strlen(name) + 2;
-    while (r->launcher != NULL && r->launcher[nl] != NULL)
-        nl++;
-    if ((secret = malloc(slen + 1)) == NULL || (argv = calloc(nl + 6, sizeof(*argv))) == NULL) {
-        free(secret);
-        set_msg(out, "out of memory");
-        return SBX_ENOMEM;
-    }
-    snprintf(secret, slen + 1, "%s\n%s\n", nonce, name);
-    rc = sbx_secret_offer(secret, slen, &keep, handle, sizeof(handle));
-    by_stdin = rc == SBX_ENOTSUP;
-    if (rc < 0 && !by_stdin) {
-        set_msg(out, "cannot prepare the runner's secret: %s", os_text());
-        goto done;
-    }
-
-    snprintf(pidbuf, sizeof(pidbuf), "%lld", sbx_os_pid());
-    for (size_t i = 0; i < nl; i++)
-        argv[n++] = r->launcher[i];
-    argv[n++] = (char *)r->runner;
-    argv[n++] = (char *)"--server-pid";
-    argv[n++] = pidbuf;
-    if (!by_stdin) {
-        argv[n++] = (char *)"--secret-from";
-        argv[n++] = handle;
-    }
-    argv[n] = NULL;
-    memset(&so, 0, sizeof(so));
-    so.file = argv[0];
-    so.argv = argv;
-    so.search_path = r->launcher != NULL;
-    so.elevate = r->elevate;
-    if (r->launcher == NULL || !r->interactive)
-        /* The terminal's signals are for sbx to forward; without a prompt
-         * to show, the launcher does not need the terminal at all. */
-        so.new_group = 1;
-    so.new_session = r->launcher != NULL && !r->interactive;
-    so.stdio[0].kind = by_stdin ? SBX_STDIO_PIPE : SBX_STDIO_NULL;
-    so.stdio[1].kind = SBX_STDIO_NULL;
-    /* The runner's own diagnostics, and the launcher's messages. */
-    so.stdio[2].kind = r->elevate ? SBX_STDIO_NULL : SBX_STDIO_INHERIT;
-    if ((rc = sbx_proc_spawn(&so, &s->runner, &sf)) < 0) {
-        if (sf.detail != NULL)
-            set_msg(out, "cannot start %s: %s", argv[0], sf.detail);
-        else if (r->launcher != NULL && sf.err == SBX_ENOENT)
-            set_msg(out, "cannot elevate: '%s' not found (install it, or choose another "
-                         "launcher with --via or SBX_ELEVATE)", argv[0]);
-        else
-            set_msg(out, "cannot start %s: %s", argv[0], sbx_os_error_text(sf.os_code));
-        goto done;
-    }
-    if (by_stdin) {
-        to = so.stdio[0].h;
-        while (off < slen) {
-            struct sbx_wait w = { to, NULL, SBX_EV_WRITE, 0 };
-            rc = sbx_h_write(to, secret + off, slen - off, &put);
-            if (rc == SBX_EINTR || rc == SBX_EAGAIN) {
-                (void)sbx_wait(&w, 1, 1000);
-                continue;
-            }
-            if (rc < 0) /* it died at once; accept() reports it */
-                break;
-            off += put;
-        }
-        sbx_h_close(to);
-    }
-    rc = 0;
-done:
-    /* Windows: the runner has duplicated the read end by the time it
-     * connects; ours goes once the session is over. */
-    s->secret = keep;
-    memset(secret, 0, slen);
-    free(secret);
-    free(argv);
-    return rc;
 }
 
 void session_run(const struct session_req *r, struct session_out *out)
 {
-    static const char hex[] = "0123456789abcdef";
     struct sess s;
     sbx_listener *l = NULL;
     struct sbx_peer peer;
-    unsigned char raw[SBX_NONCE_BYTES];
+    struct sbx_exit rst;
     char nonce[SBX_NONCE_HEX + 1], name[512];
     sbx_h *conn = NULL;
     int rc, wait_ms;
@@ -580,7 +412,7 @@ void session_run(const struct session_req *r, struct session_out *out)
     memset(&s, 0, sizeof(s));
     s.r = r;
     s.out = out;
-    sbx_conn_init(&s.c, NULL);
+    sbx_rules_init(&s.rules, SBX_AT_CLI);
     out->result = SESSION_FAILED;
 
     if ((rc = sbx_h_std(0, &s.in)) < 0 || (rc = sbx_h_std(1, &s.std[1])) < 0 ||
@@ -588,26 +420,19 @@ void session_run(const struct session_req *r, struct session_out *out)
         set_msg(out, "out of memory");
         goto done;
     }
-    if ((rc = sbx_os_random(raw, sizeof(raw))) < 0) {
-        set_msg(out, "cannot get random bytes for the nonce: %s", os_text());
+    if ((rc = launch_nonce(nonce, out->msg)) < 0)
         goto done;
-    }
-    for (size_t i = 0; i < sizeof(raw); i++) {
-        nonce[2 * i] = hex[raw[i] >> 4];
-        nonce[2 * i + 1] = hex[raw[i] & 15];
-    }
-    nonce[SBX_NONCE_HEX] = '\0';
 
     if ((rc = sbx_chan_listen(&l, name, sizeof(name), r->others)) < 0) {
         set_msg(out, "cannot create the channel: %s", os_text());
         goto done;
     }
-    if ((rc = launch(&s, nonce, name)) < 0)
+    if ((rc = launch_start(r, nonce, name, &s.runner, &s.secret, out->msg)) < 0)
         goto done;
 
     wait_ms = r->connect_ms;
     if ((r->launcher != NULL && r->interactive) || r->elevate)
-        wait_ms = wait_ms > 0x7fffffff - PROMPT_MS ? 0x7fffffff : wait_ms + PROMPT_MS;
+        wait_ms = wait_ms > 0x7fffffff - SBX_PROMPT_MS ? 0x7fffffff : wait_ms + SBX_PROMPT_MS;
     rc = sbx_chan_accept(l, wait_ms, s.runner, &conn, &peer);
     sbx_listener_close(l);
     l = NULL;
@@ -637,36 +462,38 @@ void session_run(const struct session_req *r, struct session_out *out)
         set_msg(out, "accepting the runner's connection: %s", os_text());
         goto done;
     }
-    sbx_conn_init(&s.c, conn);
-    if ((rc = check_peer(&s, &peer)) < 0)
+    rc = sbx_conn_new(conn, &s.c);
+    conn = NULL;
+    if (rc < 0) {
+        set_msg(out, "out of memory");
+        goto done;
+    }
+    if ((rc = launch_check_peer(r, s.runner, &peer, out->msg)) < 0)
         goto done;
     if ((rc = handshake(&s, nonce)) < 0)
         goto done;
     rc = pump(&s);
 done:
     sbx_listener_close(l);
-    sbx_conn_close(&s.c);
+    sbx_conn_free(s.c);
     sbx_h_close(s.in);
     sbx_h_close(s.std[1]);
     sbx_h_close(s.std[2]);
     sbx_h_close(s.secret);
-    /* The runner ends on its own once the channel is closed. */
-    {
-        struct sbx_exit rst;
-        /* After a clean exit frame the runner is on its way out; after a
-         * failure it may be wedged, and nothing it could still say matters. */
-        int grace = out->result == SESSION_EXITED || out->result == SESSION_SPAWN_FAILED ? 5000
-                    : s.runner_died ? 1000 : 100;
-        if (reap_runner(&s, grace, &rst) == 0 && s.runner_died &&
-            out->result == SESSION_FAILED) {
-            size_t n = strlen(out->msg);
-            if (rst.how == SBX_SIGNALED)
-                snprintf(out->msg + n, sizeof(out->msg) - n, " (killed by signal %d%s%s)",
-                         rst.signal, sbx_sig_name(rst.signal) ? ", SIG" : "",
-                         sbx_sig_name(rst.signal) ? sbx_sig_name(rst.signal) : "");
-            else
-                snprintf(out->msg + n, sizeof(out->msg) - n, " (exit status %lld)", rst.code);
-        }
+    /* The runner ends on its own once the channel is closed.  After a
+     * clean exit frame it is on its way out; after a failure it may be
+     * wedged, and nothing it could still say matters. */
+    wait_ms = out->result == SESSION_EXITED || out->result == SESSION_SPAWN_FAILED ? 5000
+              : s.runner_died ? 1000 : 100;
+    if (launch_reap(&s.runner, wait_ms, &rst) == 0 && s.runner_died &&
+        out->result == SESSION_FAILED) {
+        size_t n = strlen(out->msg);
+        if (rst.how == SBX_SIGNALED)
+            snprintf(out->msg + n, sizeof(out->msg) - n, " (killed by signal %d%s%s)",
+                     rst.signal, sbx_sig_name(rst.signal) ? ", SIG" : "",
+                     sbx_sig_name(rst.signal) ? sbx_sig_name(rst.signal) : "");
+        else
+            snprintf(out->msg + n, sizeof(out->msg) - n, " (exit status %lld)", rst.code);
     }
     (void)rc;
 }

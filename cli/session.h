@@ -9,10 +9,10 @@
 #define SESSION_MSG 512
 
 struct session_req {
-    char *const *argv;  /* the command, NULL-terminated */
-    size_t argc;
-    const char *cwd;    /* absolute */
-    char *const *env;   /* NULL-terminated */
+    struct sbx_spawn_req spawn; /* what the runner is to run: argv and env
+                                   NULL-terminated, cwd absolute, timeout,
+                                   kill-after, user (NULL: the runner's
+                                   account); borrowed, never freed here */
     const char *runner; /* absolute path of sbx-runner */
     long long runner_uid; /* the uid the runner must run as; -1: not known
                              on this platform */
@@ -25,12 +25,8 @@ struct session_req {
                            in sbx's process group, and allow time to type */
     int others;         /* the runner runs as another unprivileged account:
                            the channel must be reachable by it */
-    const char *user;   /* the account the command runs as; NULL: the
-                           runner's */
     int connect_ms;     /* bound on launch, connect, handshake and the
                            answer to the spawn request */
-    long long timeout_ms;    /* 0: none */
-    long long kill_after_ms; /* grace before the whole tree is ended */
 };
 
 enum session_result {

@@ -20,10 +20,9 @@
 #include "frame.h"
 #include "os.h"
 #include "proto.h"
+#include "protocol.h"
 #include "runner.h"
 
-#define HANDSHAKE_MS 10000
-#define NAME_MAX_ 4096 /* bytes of a channel name */
 #define AUDIT_MAX 2048
 
 static void die(const char *fmt, ...) SBX_PRINTF(1, 2) __attribute__((noreturn));
@@ -44,8 +43,8 @@ static void die(const char *fmt, ...)
  * channel's name, each ending in a newline. */
 static int read_secret(sbx_h *in, char nonce[SBX_NONCE_HEX + 1], char **name)
 {
-    long long deadline = sbx_now_ms() + HANDSHAKE_MS;
-    size_t cap = SBX_NONCE_HEX + 1 + NAME_MAX_ + 1, have = 0;
+    long long deadline = sbx_now_ms() + SBX_HANDSHAKE_MS;
+    size_t cap = SBX_NONCE_HEX + 1 + SBX_CHAN_NAME_MAX + 1, have = 0;
     char *buf = malloc(cap + 1), *nl;
     int rc = 0, lines = 0;
 
@@ -212,7 +211,7 @@ static void fail_to_peer(sbx_conn *c, const char *msg)
 
     if (sbx_conn_put_json(c, SBX_F_ERROR, json, len, rc) == 0)
         (void)sbx_conn_flush_wait(c, sbx_now_ms() + 2000);
-    sbx_conn_close(c);
+    sbx_conn_free(c);
     fprintf(stderr, "sbx-runner: %s\n", msg);
     exit(1);
 }
@@ -283,10 +282,11 @@ int main(int argc, char **argv)
     struct sbx_spawn_fail sf;
     struct sbx_peer server;
     struct sbx_exit st;
+    struct sbx_rules rules;
     sbx_account *acct = NULL;
     sbx_proc *child = NULL;
     sbx_h *ch = NULL, *secret = NULL;
-    sbx_conn c;
+    sbx_conn *c = NULL;
     sbx_frame f;
     long long deadline, timeout_ms, kill_after_ms, server_pid;
     char *json = NULL, *end;
@@ -332,33 +332,39 @@ int main(int argc, char **argv)
     if ((rc = sbx_chan_connect(name, &ch, &server)) < 0)
         die("cannot connect to %s: %s", name, sbx_os_error_text(sbx_os_last_error()));
     free(name);
-    sbx_conn_init(&c, ch);
+    if (sbx_conn_new(ch, &c) < 0)
+        die("out of memory");
     /* Only the sbx that started us may drive us. */
     if (server.pid >= 0 && server.pid != server_pid)
-        fail_to_peer(&c, "channel server is not the sbx that started this runner");
+        fail_to_peer(c, "channel server is not the sbx that started this runner");
 
     memset(&hello, 0, sizeof(hello));
     hello.version = SBX_PROTO_VERSION;
     memcpy(hello.nonce, nonce, sizeof(nonce));
     hello.pid = sbx_os_pid();
     rc = sbx_hello_encode(&hello, &json, &len);
-    if ((rc = sbx_conn_put_json(&c, SBX_F_HELLO, json, len, rc)) < 0)
-        fail_to_peer(&c, "out of memory");
+    if ((rc = sbx_conn_put_json(c, SBX_F_HELLO, json, len, rc)) < 0)
+        fail_to_peer(c, "out of memory");
 
-    deadline = sbx_now_ms() + HANDSHAKE_MS;
-    rc = sbx_conn_next_wait(&c, &f, deadline);
-    if (rc < 0 || f.type != SBX_F_HELLO)
-        fail_to_peer(&c, "expected a hello frame from sbx");
+    sbx_rules_init(&rules, SBX_AT_RUNNER);
+    deadline = sbx_now_ms() + SBX_HANDSHAKE_MS;
+    rc = sbx_conn_next_wait(c, &f, deadline);
+    if (rc < 0)
+        fail_to_peer(c, "expected a hello frame from sbx");
+    if (sbx_rules_check(&rules, f.type, why) < 0)
+        fail_to_peer(c, why);
     if (sbx_hello_decode(f.payload, f.len, &hello, why) < 0)
-        fail_to_peer(&c, why);
+        fail_to_peer(c, why);
     if (sbx_hello_check(&hello, nonce, why) < 0)
-        fail_to_peer(&c, why);
+        fail_to_peer(c, why);
 
-    rc = sbx_conn_next_wait(&c, &f, deadline);
-    if (rc < 0 || f.type != SBX_F_SPAWN)
-        fail_to_peer(&c, "expected a spawn frame from sbx");
+    rc = sbx_conn_next_wait(c, &f, deadline);
+    if (rc < 0)
+        fail_to_peer(c, "expected a spawn frame from sbx");
+    if (sbx_rules_check(&rules, f.type, why) < 0)
+        fail_to_peer(c, why);
     if (sbx_spawn_req_decode(f.payload, f.len, &req, why) < 0)
-        fail_to_peer(&c, why);
+        fail_to_peer(c, why);
 
     memset(&so, 0, sizeof(so));
     so.file = req.argv[0];
@@ -392,15 +398,14 @@ int main(int argc, char **argv)
         snprintf(result, sizeof(result), "not-started:%s", sf.stage ? sf.stage : "setup");
         audit(server.uid, server_pid, as, req.argv, req.cwd, result);
     }
-    if (send_spawn_result(&c, child, &sf) < 0)
-        fail_to_peer(&c, "out of memory");
+    if (send_spawn_result(c, child, &sf) < 0)
+        fail_to_peer(c, "out of memory");
     if (child == NULL) {
-        sbx_spawn_req_free(&req);
-        (void)sbx_conn_flush_wait(&c, sbx_now_ms() + HANDSHAKE_MS);
-        sbx_conn_close(&c);
-        return 0;
+        (void)sbx_conn_flush_wait(c, sbx_now_ms() + SBX_HANDSHAKE_MS);
+        rc = 0;
+        goto done;
     }
-    rc = runner_pump(&c, child, so.stdio[0].h, so.stdio[1].h, so.stdio[2].h, timeout_ms,
+    rc = runner_pump(c, &rules, child, so.stdio[0].h, so.stdio[1].h, so.stdio[2].h, timeout_ms,
                      kill_after_ms, why);
     if (crossing) {
         if (sbx_proc_poll(child, &st) < 0)
@@ -411,12 +416,14 @@ int main(int argc, char **argv)
             snprintf(result, sizeof(result), "exit:%lld", st.code);
         audit(server.uid, server_pid, as, req.argv, req.cwd, result);
     }
+done:
+    /* Also after a spawn that failed once the account was looked up. */
     sbx_spawn_req_free(&req);
     sbx_proc_free(child);
     free(env);
     sbx_account_free(acct);
     if (rc < 0 && rc != SBX_EPIPE)
-        fail_to_peer(&c, why[0] ? why : sbx_err_str(rc));
-    sbx_conn_close(&c);
+        fail_to_peer(c, why[0] ? why : sbx_err_str(rc));
+    sbx_conn_free(c);
     return rc < 0 ? 1 : 0;
 }

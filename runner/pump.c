@@ -2,9 +2,9 @@
  * -> child stdin, terminate frames -> signals, child exit -> exit frame.
  *
  * One thread and sbx_wait().  Backpressure is explicit: child output is read
- * only while the outgoing queue is below OUT_HIGH, so a slow sbx slows the
- * child instead of growing memory; stdin is bounded by the stdin window,
- * so control frames from sbx are always read promptly.
+ * only while the outgoing queue is below SBX_RUNNER_OUT_HIGH, so a slow sbx
+ * slows the child instead of growing memory; stdin is bounded by the stdin
+ * window, so control frames from sbx are always read promptly.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,16 +14,9 @@
 #include "proto.h"
 #include "runner.h"
 
-/* Child output is read only while less than one chunk is queued: the queue
- * then never holds more than two chunks, so the runner's footprint is the
- * same for any stream length, and the socket's own buffer (4 MiB) does the
- * pipelining. */
-#define OUT_HIGH SBX_CHUNK
-/* Acknowledge stdin in batches of this size (or when the buffer empties). */
-#define ACK_BATCH (64u * 1024)
-
 struct pump {
     sbx_conn *c;
+    struct sbx_rules *rules; /* which frame from sbx is legal now */
     sbx_proc *child;
     sbx_h *cin, *cout[3]; /* cout[1], cout[2]: the child's stdout, stderr */
     uint8_t *inbuf;       /* stdin bytes received, not yet written */
@@ -41,7 +34,7 @@ struct pump {
 
 static int queue_close(struct pump *p, int stream)
 {
-    return sbx_outq_put(&p->c->out, SBX_F_CLOSE | (unsigned)stream, NULL, 0);
+    return sbx_conn_put(p->c, SBX_F_CLOSE | (unsigned)stream, NULL, 0);
 }
 
 static int send_ack(struct pump *p)
@@ -52,7 +45,7 @@ static int send_ack(struct pump *p)
         return 0;
     sbx_ack_put(a, (uint32_t)p->unacked);
     p->unacked = 0;
-    return sbx_outq_put(&p->c->out, SBX_F_STDIN_ACK, a, 4);
+    return sbx_conn_put(p->c, SBX_F_STDIN_ACK, a, 4);
 }
 
 /* The child's stdin is gone (it closed it, or exited): tell sbx to stop
@@ -88,7 +81,7 @@ static int write_stdin(struct pump *p)
         p->inlen -= put;
         p->unacked += put;
     }
-    if (p->unacked >= ACK_BATCH || (p->inlen == 0 && p->unacked > 0))
+    if (p->unacked >= SBX_ACK_BATCH || (p->inlen == 0 && p->unacked > 0))
         if ((rc = send_ack(p)) < 0)
             return rc;
     /* At stdin EOF, close once the last write has really completed. */
@@ -109,10 +102,10 @@ static int on_frame(struct pump *p, const sbx_frame *f)
 {
     struct sbx_terminate t;
 
+    if (sbx_rules_check(p->rules, f->type, p->why) < 0)
+        return SBX_EPROTO;
     switch (f->type) {
     case SBX_F_DATA | SBX_STDIN:
-        if (p->in_eof)
-            return bad_frame(p, f);
         if (p->cin == NULL) { /* discarded, but still acknowledged */
             p->unacked += f->len;
             return send_ack(p);
@@ -148,6 +141,7 @@ static int on_frame(struct pump *p, const sbx_frame *f)
             p->kill_at = sbx_now_ms() + p->kill_after;
         return sbx_proc_kill_group(p->child, t.signal);
     default:
+        /* The table let through a frame this loop does not know. */
         return bad_frame(p, f);
     }
 }
@@ -155,7 +149,7 @@ static int on_frame(struct pump *p, const sbx_frame *f)
 /* Reads one chunk of the child's output straight into the outgoing queue. */
 static int read_output(struct pump *p, int s)
 {
-    uint8_t *dst = sbx_outq_reserve(&p->c->out, SBX_CHUNK);
+    uint8_t *dst = sbx_conn_reserve(p->c, SBX_CHUNK);
     size_t got;
     int rc;
 
@@ -172,7 +166,7 @@ static int read_output(struct pump *p, int s)
         p->cout[s] = NULL;
         return queue_close(p, s);
     }
-    sbx_outq_commit(&p->c->out, SBX_F_DATA | (unsigned)s, got);
+    sbx_conn_commit(p->c, SBX_F_DATA | (unsigned)s, got);
     return 1;
 }
 
@@ -212,8 +206,8 @@ static int timers(struct pump *p)
     return next < 0 ? -1 : next > 0x7fffffff ? 0x7fffffff : (int)next;
 }
 
-int runner_pump(sbx_conn *c, sbx_proc *child, sbx_h *in, sbx_h *out, sbx_h *err,
-                long long timeout_ms, long long kill_after_ms, char *why)
+int runner_pump(sbx_conn *c, struct sbx_rules *rules, sbx_proc *child, sbx_h *in, sbx_h *out,
+                sbx_h *err, long long timeout_ms, long long kill_after_ms, char *why)
 {
     struct pump p;
     sbx_frame f;
@@ -223,6 +217,7 @@ int runner_pump(sbx_conn *c, sbx_proc *child, sbx_h *in, sbx_h *out, sbx_h *err,
 
     memset(&p, 0, sizeof(p));
     p.c = c;
+    p.rules = rules;
     p.child = child;
     p.cin = in;
     p.cout[1] = out;
@@ -236,15 +231,13 @@ int runner_pump(sbx_conn *c, sbx_proc *child, sbx_h *in, sbx_h *out, sbx_h *err,
     }
     for (;;) {
         struct sbx_wait w[5];
-        int room = sbx_outq_len(&c->out) < OUT_HIGH;
+        int room = sbx_conn_queued(c) < SBX_RUNNER_OUT_HIGH;
         int sleep_ms = timers(&p);
 
         if (p.exited && p.cout[1] == NULL && p.cout[2] == NULL)
             break;
         memset(w, 0, sizeof(w));
-        w[0].h = c->h;
-        w[0].want = (c->eof ? 0 : SBX_EV_READ) |
-                    (sbx_outq_len(&c->out) ? SBX_EV_WRITE : 0);
+        sbx_conn_wait_entry(c, &w[0]);
         w[1].h = room ? p.cout[1] : NULL;
         w[1].want = SBX_EV_READ;
         w[2].h = room ? p.cout[2] : NULL;
@@ -275,7 +268,7 @@ int runner_pump(sbx_conn *c, sbx_proc *child, sbx_h *in, sbx_h *out, sbx_h *err,
                 snprintf(why, SBX_WHY, "malformed frame from sbx");
                 goto done;
             }
-            if (c->eof) {
+            if (sbx_conn_eof(c)) {
                 /* sbx is gone: nobody is left to report to, so nothing of
                  * the command may keep running. */
                 snprintf(why, SBX_WHY, "sbx closed the channel");
@@ -287,7 +280,7 @@ int runner_pump(sbx_conn *c, sbx_proc *child, sbx_h *in, sbx_h *out, sbx_h *err,
             if ((rc = write_stdin(&p)) < 0)
                 goto done;
         for (int s = 1; s <= 2; s++) {
-            if (p.cout[s] != NULL && sbx_outq_len(&c->out) < OUT_HIGH &&
+            if (p.cout[s] != NULL && sbx_conn_queued(c) < SBX_RUNNER_OUT_HIGH &&
                 ((w[s].got & SBX_EV_READ) || p.exited))
                 if ((rc = read_output(&p, s)) < 0)
                     goto done;
@@ -304,13 +297,10 @@ int runner_pump(sbx_conn *c, sbx_proc *child, sbx_h *in, sbx_h *out, sbx_h *err,
     rc = sbx_exit_encode(&p.st, &json, &len);
     if ((rc = sbx_conn_put_json(c, SBX_F_EXIT, json, len, rc)) < 0)
         goto done;
-    json = NULL;
     rc = sbx_conn_flush_wait(c, -1);
     if (rc < 0)
         snprintf(why, SBX_WHY, "channel: %s", sbx_err_str(rc));
 done:
-    if (json != NULL)
-        free(json);
     sbx_proc_kill_tree(child);
     if (!p.exited) {
         struct sbx_wait w = { NULL, child, SBX_EV_EXIT, 0 };

@@ -3,22 +3,34 @@
 #include "conn.h"
 #include "err.h"
 
-void sbx_conn_init(sbx_conn *c, sbx_h *h)
+struct sbx_conn {
+    sbx_h *h;
+    sbx_frame_reader in;
+    sbx_outq out;
+    int eof; /* the peer closed its end */
+};
+
+int sbx_conn_new(sbx_h *h, sbx_conn **c)
 {
-    c->h = h;
-    c->eof = 0;
-    sbx_frame_reader_init(&c->in);
-    sbx_outq_init(&c->out);
+    if ((*c = malloc(sizeof(**c))) == NULL) {
+        sbx_h_close(h);
+        return SBX_ENOMEM;
+    }
+    (*c)->h = h;
+    (*c)->eof = 0;
+    sbx_frame_reader_init(&(*c)->in);
+    sbx_outq_init(&(*c)->out);
+    return 0;
 }
 
-void sbx_conn_close(sbx_conn *c)
+void sbx_conn_free(sbx_conn *c)
 {
     if (c == NULL)
         return;
     sbx_h_close(c->h);
-    c->h = NULL;
     sbx_frame_reader_free(&c->in);
     sbx_outq_free(&c->out);
+    free(c);
 }
 
 int sbx_conn_fill(sbx_conn *c)
@@ -44,6 +56,44 @@ int sbx_conn_next(sbx_conn *c, sbx_frame *f)
     return sbx_frame_reader_next(&c->in, f);
 }
 
+int sbx_conn_eof(const sbx_conn *c)
+{
+    return c->eof;
+}
+
+size_t sbx_conn_pending(const sbx_conn *c)
+{
+    return sbx_frame_reader_pending(&c->in);
+}
+
+int sbx_conn_put(sbx_conn *c, unsigned type, const void *payload, size_t len)
+{
+    return sbx_outq_put(&c->out, type, payload, len);
+}
+
+int sbx_conn_put_json(sbx_conn *c, unsigned type, char *json, size_t len, int rc)
+{
+    if (rc == 0)
+        rc = sbx_outq_put(&c->out, type, json, len);
+    free(json);
+    return rc;
+}
+
+uint8_t *sbx_conn_reserve(sbx_conn *c, size_t max)
+{
+    return sbx_outq_reserve(&c->out, max);
+}
+
+void sbx_conn_commit(sbx_conn *c, unsigned type, size_t n)
+{
+    sbx_outq_commit(&c->out, type, n);
+}
+
+size_t sbx_conn_queued(const sbx_conn *c)
+{
+    return sbx_outq_len(&c->out);
+}
+
 int sbx_conn_flush(sbx_conn *c)
 {
     while (sbx_outq_len(&c->out) > 0) {
@@ -56,19 +106,18 @@ int sbx_conn_flush(sbx_conn *c)
     return sbx_h_flush(c->h);
 }
 
-int sbx_conn_put_json(sbx_conn *c, unsigned type, char *json, size_t len, int rc)
+void sbx_conn_wait_entry(const sbx_conn *c, struct sbx_wait *w)
 {
-    if (rc == 0)
-        rc = sbx_outq_put(&c->out, type, json, len);
-    if (rc == 0)
-        free(json);
-    return rc;
+    w->h = c->h;
+    w->proc = NULL;
+    w->want = (c->eof ? 0 : SBX_EV_READ) | (sbx_outq_len(&c->out) ? SBX_EV_WRITE : 0);
+    w->got = 0;
 }
 
 int sbx_conn_next_wait(sbx_conn *c, sbx_frame *f, long long deadline_ms)
 {
     for (;;) {
-        struct sbx_wait w = { c->h, NULL, SBX_EV_READ, 0 };
+        struct sbx_wait w;
         long long left;
         int rc;
 
@@ -79,8 +128,7 @@ int sbx_conn_next_wait(sbx_conn *c, sbx_frame *f, long long deadline_ms)
         rc = sbx_conn_flush(c);
         if (rc < 0 && rc != SBX_EAGAIN)
             return rc;
-        if (sbx_outq_len(&c->out) > 0)
-            w.want |= SBX_EV_WRITE;
+        sbx_conn_wait_entry(c, &w);
         left = deadline_ms - sbx_now_ms();
         if (left <= 0)
             return SBX_ETIMEDOUT;

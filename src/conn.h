@@ -1,9 +1,10 @@
 /* A framed connection: the channel handle plus its incoming frame reader and
- * outgoing frame queue.  Shared by sbx and sbx-runner.
+ * outgoing frame queue.  Shared by sbx and sbx-runner, which use the channel
+ * only through these functions.
  *
- * The connection owns `h` (sbx_conn_close() closes it), the reader and the
- * queue.  Nothing here blocks except the *_wait helpers, which take a
- * deadline and give up with SBX_ETIMEDOUT.
+ * The connection owns its handle (sbx_conn_free() closes it), the reader
+ * and the queue.  Nothing here blocks except the *_wait helpers, which take
+ * a deadline and give up with SBX_ETIMEDOUT.
  */
 #ifndef SBX_CONN_H
 #define SBX_CONN_H
@@ -11,27 +12,47 @@
 #include "frame.h"
 #include "os.h"
 
-typedef struct sbx_conn {
-    sbx_h *h;
-    sbx_frame_reader in;
-    sbx_outq out;
-    int eof; /* the peer closed its end */
-} sbx_conn;
+typedef struct sbx_conn sbx_conn;
 
-void sbx_conn_init(sbx_conn *c, sbx_h *h);
-void sbx_conn_close(sbx_conn *c);
+/* A connection over `h`, which it owns from this call on, also when it
+ * fails (SBX_ENOMEM: `h` is closed and *c is NULL). */
+int sbx_conn_new(sbx_h *h, sbx_conn **c);
+/* Closes the handle and frees everything; accepts NULL. */
+void sbx_conn_free(sbx_conn *c);
 
 /* One read into the frame reader: the byte count, 0 at end of file,
  * SBX_EAGAIN when nothing was available, or an error. */
 int sbx_conn_fill(sbx_conn *c);
 /* The next complete frame: 1, or 0 when more bytes are needed, or < 0 when
- * the byte stream is not valid frames. */
+ * the byte stream is not valid frames.  The frame points into the reader's
+ * buffer and stays valid until the next sbx_conn_fill(). */
 int sbx_conn_next(sbx_conn *c, sbx_frame *f);
+/* Whether the peer has closed its end (a fill saw end of file). */
+int sbx_conn_eof(const sbx_conn *c);
+/* Bytes received but not yet returned as frames: at end of file, a frame
+ * cut short. */
+size_t sbx_conn_pending(const sbx_conn *c);
+
+/* Queues a frame (header and a copy of the payload); SBX_ENOMEM. */
+int sbx_conn_put(sbx_conn *c, unsigned type, const void *payload, size_t len);
+/* Queues a control frame and frees `json` in every case.  `rc` is the
+ * encoder's result: when it is negative nothing is queued and it is
+ * returned, so an encode and its put read as one step. */
+int sbx_conn_put_json(sbx_conn *c, unsigned type, char *json, size_t len, int rc);
+/* Zero-copy queueing for data: reserve() returns room for `max` payload
+ * bytes (NULL when out of memory), commit() queues the first `n` <= max of
+ * them as one frame.  Nothing else may be queued in between. */
+uint8_t *sbx_conn_reserve(sbx_conn *c, size_t max);
+void sbx_conn_commit(sbx_conn *c, unsigned type, size_t n);
+/* Bytes queued and not yet written. */
+size_t sbx_conn_queued(const sbx_conn *c);
 /* Writes queued frames until the queue is empty (0) or the channel is full
  * (SBX_EAGAIN), or fails (SBX_EPIPE when the peer is gone). */
 int sbx_conn_flush(sbx_conn *c);
-/* Queues a control frame and frees `json` in every case. */
-int sbx_conn_put_json(sbx_conn *c, unsigned type, char *json, size_t len, int rc);
+
+/* Fills *w to wait on the channel: readable until end of file, writable
+ * while frames are queued. */
+void sbx_conn_wait_entry(const sbx_conn *c, struct sbx_wait *w);
 
 /* Waits for the next frame until deadline_ms (sbx_now_ms() clock), also
  * flushing queued frames meanwhile.  SBX_EPIPE at end of file,

@@ -17,11 +17,12 @@ FUZZ_ARGS    ?=
 FUZZ_DEPS    ?= sh .ci/deps.sh fuzz
 
 FB := $(B)/fuzz
-FUZZ_HARNESSES := fuzz_frame fuzz_spawn fuzz_msg fuzz_winargv fuzz_wtf8
+FUZZ_HARNESSES := fuzz_frame fuzz_rules fuzz_spawn fuzz_msg fuzz_winargv fuzz_wtf8
 
 # The sources each harness links, compiled again here with coverage and
 # sanitizer instrumentation (the objects in $(B)/obj have neither).
-FUZZ_SRC_fuzz_frame   := src/frame.c src/proto.c src/err.c
+FUZZ_SRC_fuzz_frame   := src/frame.c src/proto.c src/rules.c src/err.c
+FUZZ_SRC_fuzz_rules   := src/rules.c src/frame.c src/err.c
 FUZZ_SRC_fuzz_spawn   := src/proto.c src/err.c
 FUZZ_SRC_fuzz_msg     := src/proto.c src/err.c
 FUZZ_SRC_fuzz_winargv := src/winargv.c

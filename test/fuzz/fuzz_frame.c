@@ -10,8 +10,9 @@
  *
  * The frames found are also re-encoded through the outgoing queue, drained
  * in random amounts as a writer would (the encoder must give back exactly
- * the bytes they came from), and their payloads handed to the decoder of
- * their type, as a receiver does.
+ * the bytes they came from), and, as a receiver does, checked against both
+ * sides' tables of frame rules (with the oracle of rules_oracle.h) and their
+ * payloads handed to the decoder of their type.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -22,6 +23,8 @@
 #include "fuzz.h"
 #include "frame.h"
 #include "proto.h"
+#include "rules.h"
+#include "rules_oracle.h"
 
 
 /* Byte-at-a-time feeding costs a prepare/next pair per byte; above this size
@@ -333,7 +336,10 @@ static void run(const uint8_t *d, size_t size, enum mode m, const struct ref *re
     size_t fed = 0, nframes = 0, at = 0; /* `at`: input offset of the next frame */
     int err = 0;
     sbx_frame f;
+    struct oracle at_cli, at_runner;
 
+    oracle_init(&at_cli, SBX_AT_CLI);
+    oracle_init(&at_runner, SBX_AT_RUNNER);
     sbx_frame_reader_init(&r);
     if (m == PIECES) {
         reenc_init(&e, size);
@@ -355,8 +361,11 @@ static void run(const uint8_t *d, size_t size, enum mode m, const struct ref *re
             CHECK(f.type == d[at + 4]);
             CHECK(f.len == be32(d + at));
             CHECK(f.len == 0 || memcmp(f.payload, d + at + SBX_FRAME_HDR, f.len) == 0);
-            if (m == WHOLE)
+            if (m == WHOLE) {
+                (void)oracle_feed(&at_cli, f.type);
+                (void)oracle_feed(&at_runner, f.type);
                 decode_payload(&f);
+            }
             else if (m == PIECES)
                 reenc_put(&e, &f, d + at, &rng);
             at += SBX_FRAME_HDR + f.len;

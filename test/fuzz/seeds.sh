@@ -6,7 +6,8 @@
 # The seeds for the protocol harnesses are the ```hex example=NAME blocks of
 # the specification: whole frames for fuzz_frame (each one, and all of them
 # as one stream), the JSON payload after the 8-byte header for fuzz_spawn,
-# and the selector byte plus the payload for fuzz_msg.  The quoting and
+# and the selector byte plus the payload for fuzz_msg.  The frame rules,
+# the quoting and
 # WTF-8 harnesses get a few hand-picked strings.  Everything goes under
 # OUT/corpus/<harness>/ and OUT/json.dict; nothing here is committed.
 set -eu
@@ -16,7 +17,7 @@ out=$2
 corpus=$out/corpus
 
 rm -rf "$corpus"
-mkdir -p "$corpus/fuzz_frame" "$corpus/fuzz_spawn" "$corpus/fuzz_msg" \
+mkdir -p "$corpus/fuzz_frame" "$corpus/fuzz_rules" "$corpus/fuzz_spawn" "$corpus/fuzz_msg" \
          "$corpus/fuzz_winargv" "$corpus/fuzz_wtf8"
 
 # One line per example: its name, then its bytes as printf octal escapes.
@@ -80,6 +81,19 @@ printf '%s' '{"argv":["sleep","100"],"cwd":"/","env":["A=1","=C:=C:\\"],' \
     '"options":{"timeout_ms":90000,"kill_after_ms":2500}}' >"$corpus/fuzz_spawn/options"
 printf '\003%s' '{"how":"signaled","signal":15,"core":true,"timed_out":true}' \
     >"$corpus/fuzz_msg/exit-timed-out"
+
+# Frame sequences for fuzz_rules: a side byte (0 sbx, 1 the runner), then
+# one byte per frame, the index in fuzz_rules.c's table of known types
+# (0 hello, 1 spawn, 2 spawned, 3 spawn-error, 4 exit, 5 terminate, 6 error,
+# 7/8/9 stdin/stdout/stderr data, 10/11/12 their close, 13 stdin ack).
+# The documented conversation as each side receives it, a spawn error, an
+# error at once, and frames out of place (0xe0 + n: the raw type n).
+printf '\000\000\002\010\011\015\013\014\012\015\004' >"$corpus/fuzz_rules/sbx-conversation"
+printf '\000\000\003' >"$corpus/fuzz_rules/sbx-spawn-error"
+printf '\000\006' >"$corpus/fuzz_rules/sbx-error-first"
+printf '\000\000\015\013\002\013\013\010\004\010' >"$corpus/fuzz_rules/sbx-out-of-place"
+printf '\001\000\001\007\005\013\012\005\007' >"$corpus/fuzz_rules/runner-conversation"
+printf '\001\001\000\000\350\363\361\005' >"$corpus/fuzz_rules/runner-out-of-place"
 
 # argv as NUL-separated strings: the spec's spawn argv, and the quoting
 # rules' corners (backslashes before quotes and at the end, empty arguments,

@@ -1,0 +1,200 @@
+/* sbx's side of starting the runner: the launch, the secret handoff, the
+ * peer checks and reaping (launch.h). */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "err.h"
+#include "launch.h"
+#include "os.h"
+
+static void say(char *msg, const char *fmt, ...) SBX_PRINTF(2, 3);
+
+static void say(char *msg, const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(msg, SESSION_MSG, fmt, ap);
+    va_end(ap);
+}
+
+static const char *os_text(void)
+{
+    return sbx_os_error_text(sbx_os_last_error());
+}
+
+int launch_nonce(char nonce[SBX_NONCE_HEX + 1], char *msg)
+{
+    static const char hex[] = "0123456789abcdef";
+    unsigned char raw[SBX_NONCE_BYTES];
+    int rc;
+
+    if ((rc = sbx_os_random(raw, sizeof(raw))) < 0) {
+        say(msg, "cannot get random bytes for the nonce: %s", os_text());
+        return rc;
+    }
+    for (size_t i = 0; i < sizeof(raw); i++) {
+        nonce[2 * i] = hex[raw[i] >> 4];
+        nonce[2 * i + 1] = hex[raw[i] & 15];
+    }
+    nonce[SBX_NONCE_HEX] = '\0';
+    memset(raw, 0, sizeof(raw));
+    return 0;
+}
+
+/* Writes the secret into the runner's stdin and closes it. */
+static void hand_over(sbx_h *to, const char *secret, size_t slen)
+{
+    size_t off = 0, put;
+
+    while (off < slen) {
+        struct sbx_wait w = { to, NULL, SBX_EV_WRITE, 0 };
+        int rc = sbx_h_write(to, secret + off, slen - off, &put);
+        if (rc == SBX_EINTR || rc == SBX_EAGAIN) {
+            (void)sbx_wait(&w, 1, 1000);
+            continue;
+        }
+        if (rc < 0) /* it died at once; accept() reports it */
+            break;
+        off += put;
+    }
+    sbx_h_close(to);
+}
+
+int launch_start(const struct session_req *r, const char *nonce, const char *name,
+                 sbx_proc **runner, sbx_h **keep, char *msg)
+{
+    struct sbx_spawn_opts so;
+    struct sbx_spawn_fail sf;
+    char pidbuf[32], handle[64], *secret, **argv;
+    size_t nl = 0, n = 0, slen;
+    int rc, by_stdin;
+
+    *runner = NULL;
+    *keep = NULL;
+    slen = strlen(nonce) + strlen(name) + 2;
+    while (r->launcher != NULL && r->launcher[nl] != NULL)
+        nl++;
+    if ((secret = malloc(slen + 1)) == NULL || (argv = calloc(nl + 6, sizeof(*argv))) == NULL) {
+        free(secret);
+        say(msg, "out of memory");
+        return SBX_ENOMEM;
+    }
+    snprintf(secret, slen + 1, "%s\n%s\n", nonce, name);
+    rc = sbx_secret_offer(secret, slen, keep, handle, sizeof(handle));
+    by_stdin = rc == SBX_ENOTSUP;
+    if (rc < 0 && !by_stdin) {
+        say(msg, "cannot prepare the runner's secret: %s", os_text());
+        goto done;
+    }
+
+    snprintf(pidbuf, sizeof(pidbuf), "%lld", sbx_os_pid());
+    for (size_t i = 0; i < nl; i++)
+        argv[n++] = r->launcher[i];
+    argv[n++] = (char *)r->runner;
+    argv[n++] = (char *)"--server-pid";
+    argv[n++] = pidbuf;
+    if (!by_stdin) {
+        argv[n++] = (char *)"--secret-from";
+        argv[n++] = handle;
+    }
+    argv[n] = NULL;
+    memset(&so, 0, sizeof(so));
+    so.file = argv[0];
+    so.argv = argv;
+    so.search_path = r->launcher != NULL;
+    so.elevate = r->elevate;
+    if (r->launcher == NULL || !r->interactive)
+        /* The terminal's signals are for sbx to forward; without a prompt
+         * to show, the launcher does not need the terminal at all. */
+        so.new_group = 1;
+    so.new_session = r->launcher != NULL && !r->interactive;
+    so.stdio[0].kind = by_stdin ? SBX_STDIO_PIPE : SBX_STDIO_NULL;
+    so.stdio[1].kind = SBX_STDIO_NULL;
+    /* The runner's own diagnostics, and the launcher's messages. */
+    so.stdio[2].kind = r->elevate ? SBX_STDIO_NULL : SBX_STDIO_INHERIT;
+    if ((rc = sbx_proc_spawn(&so, runner, &sf)) < 0) {
+        if (sf.detail != NULL)
+            say(msg, "cannot start %s: %s", argv[0], sf.detail);
+        else if (r->launcher != NULL && sf.err == SBX_ENOENT)
+            say(msg, "cannot elevate: '%s' not found (install it, or choose another "
+                     "launcher with --via or SBX_ELEVATE)", argv[0]);
+        else
+            say(msg, "cannot start %s: %s", argv[0], sbx_os_error_text(sf.os_code));
+        goto done;
+    }
+    if (by_stdin)
+        hand_over(so.stdio[0].h, secret, slen);
+    rc = 0;
+done:
+    /* Windows: the runner has duplicated the read end of *keep by the time
+     * it connects; the caller closes ours once the session is over. */
+    memset(secret, 0, slen);
+    free(secret);
+    free(argv);
+    return rc;
+}
+
+/* What a failed peer check says. */
+static int refuse_peer(char *msg, const struct sbx_peer *peer, const char *what)
+{
+    say(msg, "channel peer is pid %lld uid %lld, %s; refusing it", peer->pid, peer->uid, what);
+    return SBX_EPEER;
+}
+
+/* sudo forks, so the peer may be the launcher's descendant; doas does not. */
+int launch_check_peer(const struct session_req *r, sbx_proc *runner,
+                      const struct sbx_peer *peer, char *msg)
+{
+    long long pid = sbx_proc_pid(runner);
+    char what[160];
+    int d;
+
+    if (r->runner_uid >= 0 && peer->uid != r->runner_uid) {
+        snprintf(what, sizeof(what), "not uid %lld as the runner must be", r->runner_uid);
+        return refuse_peer(msg, peer, what);
+    }
+    if (peer->pid < 0)
+        return 0; /* not known here: the nonce still binds the peer */
+    if (r->launcher == NULL) {
+        if (peer->pid == pid)
+            return 0;
+        snprintf(what, sizeof(what), "not the runner (pid %lld)", pid);
+        return refuse_peer(msg, peer, what);
+    }
+    if ((d = sbx_proc_descends(peer->pid, pid)) == 1 || d == SBX_ENOTSUP)
+        return 0;
+    snprintf(what, sizeof(what), "not started by %s (pid %lld)", r->launcher[0], pid);
+    return refuse_peer(msg, peer, what);
+}
+
+int launch_reap(sbx_proc **runner, int ms, struct sbx_exit *st)
+{
+    struct sbx_wait w = { NULL, *runner, SBX_EV_EXIT, 0 };
+    int seen = SBX_ETIMEDOUT, killed = 0;
+
+    if (*runner == NULL)
+        return SBX_ETIMEDOUT;
+    while (sbx_proc_poll(*runner, st) == SBX_EAGAIN) {
+        int rc = sbx_wait(&w, 1, ms);
+        if (rc == 0) {
+            /* A launcher running as root (sudo) or an elevated runner may
+             * not take signals from us; then it is left to end on its own
+             * when it sees the channel closed, rather than waited for. */
+            if (killed++)
+                break;
+            sbx_proc_kill_tree(*runner);
+            ms = 5000;
+        } else if (rc < 0 && rc != SBX_EINTR) {
+            break;
+        }
+        (void)sbx_sig_take(); /* the run is over: nothing left to forward to */
+    }
+    if (sbx_proc_poll(*runner, st) == 0)
+        seen = 0;
+    sbx_proc_free(*runner);
+    *runner = NULL;
+    return seen;
+}

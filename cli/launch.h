@@ -1,0 +1,40 @@
+/* Starting sbx-runner across the boundary, handing it its secret, checking
+ * that the process that connected is the one started, and reaping it.
+ * session.c drives these around the handshake and the relay loop.
+ *
+ * Failures return a negative sbx error and write one line for the user into
+ * `msg` (SESSION_MSG bytes); nothing here exits or decides a status. */
+#ifndef SBX_LAUNCH_H
+#define SBX_LAUNCH_H
+
+#include "os.h"
+#include "proto.h"
+#include "session.h"
+
+/* A fresh nonce for the run: SBX_NONCE_HEX lowercase hex digits. */
+int launch_nonce(char nonce[SBX_NONCE_HEX + 1], char *msg);
+
+/* Starts the runner, directly or through r->launcher or the elevation
+ * prompt, and hands it the nonce and the channel's name over a path that
+ * survives the launcher (its stdin, or on Windows a pipe it takes from
+ * sbx).  *runner gets the process started (the runner or its launcher) and
+ * *keep the handle sbx must hold until the session is over (Windows; else
+ * NULL).  Both are the caller's, set or NULL also on failure: free them
+ * with launch_reap() and sbx_h_close(). */
+int launch_start(const struct session_req *r, const char *nonce, const char *name,
+                 sbx_proc **runner, sbx_h **keep, char *msg);
+
+/* SBX_EPEER unless the channel's peer is exactly who was started: the uid
+ * the runner must have, and the process `runner` itself (started directly
+ * or through the elevation prompt), or else a descendant of the launcher
+ * that started it. */
+int launch_check_peer(const struct session_req *r, sbx_proc *runner,
+                      const struct sbx_peer *peer, char *msg);
+
+/* Waits up to `ms` for the runner to exit after the session, then makes
+ * sure it does, and frees it (*runner becomes NULL; NULL is accepted).
+ * 0 with *st telling how it ended when that could be seen, else
+ * SBX_ETIMEDOUT. */
+int launch_reap(sbx_proc **runner, int ms, struct sbx_exit *st);
+
+#endif

@@ -1,0 +1,56 @@
+/* The protocol's numbers: windows, bounds and defaults that sbx and
+ * sbx-runner must agree on, or that docs/protocol.md promises.
+ *
+ * A header of its own rather than a section of proto.h: proto.h is the
+ * message codec, and these are the session's flow control and timing, used
+ * by both programs' relay loops and handshakes.  Each says who uses it and
+ * why; neither program defines a number of the protocol itself.
+ */
+#ifndef SBX_PROTOCOL_H
+#define SBX_PROTOCOL_H
+
+#include "frame.h"
+
+/* Stdin bytes sbx may have sent and not yet seen acknowledged.  sbx reads
+ * its stdin only while it has room in the window, so a command that never
+ * reads is never flooded; the runner buffers up to this much and calls
+ * more a protocol violation.  Both sides use this one value. */
+#define SBX_STDIN_WINDOW (256u * 1024)
+
+/* The runner acknowledges stdin in batches of this size, or sooner when its
+ * buffer empties: fewer ack frames, and sbx's window never stalls. */
+#define SBX_ACK_BATCH (64u * 1024)
+
+/* sbx reads its stdin only while less than this is queued for the channel,
+ * so control frames (terminate) never wait behind much input. */
+#define SBX_CLI_OUT_HIGH (512u * 1024)
+
+/* The runner reads the command's output only while less than one chunk is
+ * queued: the queue then never holds more than two chunks, so the runner's
+ * footprint is the same for any stream length, and the socket's own buffer
+ * (4 MiB) does the pipelining.  Smaller than sbx's: here it bounds the
+ * memory of each run. */
+#define SBX_RUNNER_OUT_HIGH SBX_CHUNK
+
+/* Grace between the polite stop (timeout, forwarded signal) and the end of
+ * the whole tree: sbx's --kill-after default, and the runner's when the
+ * request says 0. */
+#define SBX_KILL_AFTER_MS 5000
+
+/* sbx's --connect-timeout default: the bound on launching the runner, its
+ * connection, the handshake and its answer to the spawn request. */
+#define SBX_CONNECT_MS 10000
+
+/* The runner's bound on receiving the nonce and channel name, and then
+ * sbx's hello and spawn request: a runner left without an sbx gives up. */
+#define SBX_HANDSHAKE_MS 10000
+
+/* Added to sbx's connect bound when the launcher may prompt for a password
+ * on the terminal (sudo's own prompt gives up after 5 minutes by default),
+ * or when Windows shows the elevation prompt. */
+#define SBX_PROMPT_MS (5 * 60 * 1000)
+
+/* Bytes of a channel name in the runner's secret. */
+#define SBX_CHAN_NAME_MAX 4096
+
+#endif
