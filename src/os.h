@@ -15,11 +15,13 @@
 #include <stddef.h>
 
 #include "status.h"
+#include "term.h"
 
 typedef struct sbx_h sbx_h;               /* a byte stream: fd or HANDLE */
 typedef struct sbx_proc sbx_proc;         /* a process sbx started */
 typedef struct sbx_listener sbx_listener; /* the channel's listening end */
 typedef struct sbx_account sbx_account;   /* a local account to run as */
+typedef struct sbx_tty sbx_tty;           /* the caller's terminal, on sbx's side */
 
 /* ---- errors ---- */
 
@@ -49,10 +51,11 @@ int sbx_h_flush(sbx_h *h);
 
 /* ---- waiting ---- */
 
-enum { SBX_EV_READ = 1, SBX_EV_WRITE = 2, SBX_EV_EXIT = 4 };
+enum { SBX_EV_READ = 1, SBX_EV_WRITE = 2, SBX_EV_EXIT = 4, SBX_EV_STATE = 8 };
 
 /* One thing to wait for: readiness of a handle, or the exit of a process
- * (want = SBX_EV_EXIT).  Entries with h == NULL and proc == NULL are
+ * (want = SBX_EV_EXIT), or a change of its state (SBX_EV_STATE: it stopped
+ * or continued, see sbx_proc_stopped; an exit reports as SBX_EV_EXIT).  Entries with h == NULL and proc == NULL are
  * ignored, so callers can keep a fixed table. */
 struct sbx_wait {
     sbx_h *h;
@@ -80,8 +83,10 @@ int sbx_sig_init(const int *watch);
 int sbx_sig_take(void);
 /* "TERM" for SIGTERM; NULL when unknown. */
 const char *sbx_sig_name(int sig);
-/* The signals sbx forwards to the command (0-terminated): POSIX SIGINT,
- * SIGTERM, SIGHUP, SIGQUIT; Windows Ctrl-C, Ctrl-Break and console close. */
+/* The signals sbx forwards to the command (0-terminated), each delivered
+ * once, as itself, to the command's process group: POSIX SIGINT, SIGTERM,
+ * SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH, SIGCONT and SIGTSTP; Windows
+ * Ctrl-C, Ctrl-Break and console close. */
 const int *sbx_sig_forwarded(void);
 /* For the runner: terminal and console interrupts are sbx's to forward, so
  * the runner itself ignores them (Windows: a console handler that swallows
@@ -110,6 +115,27 @@ struct sbx_stdio {
                  caller owns it */
 };
 
+/* A terminal of the command's own (POSIX).  The runner creates a new
+ * pseudo-terminal, owned by the account the command runs as (group tty, mode
+ * 0620, like a login terminal), with these modes and size; makes it this
+ * process's controlling terminal; and starts the command as the leader of a
+ * new process group in this session -- not a session leader, so that the
+ * terminal's stop signals (Ctrl-Z, SIGTTIN, SIGTTOU) can stop it -- with
+ * each stream in `streams` on the terminal and the others as stdio[] says.
+ * The caller's own terminal is never involved: only the new one reaches the
+ * command. */
+struct sbx_spawn_tty {
+    unsigned streams;   /* bit n: standard stream n is the terminal */
+    int foreground;     /* the command's group starts as the terminal's
+                           foreground group; else this process's group is,
+                           and the command stops with SIGTTIN/SIGTTOU when
+                           it touches the terminal */
+    int have_modes;     /* modes are the caller's; else the system's
+                           defaults for a new terminal */
+    struct sbx_tty_modes modes;
+    struct sbx_tty_size size; /* 0 x 0: 24 x 80 */
+};
+
 struct sbx_spawn_opts {
     const char *file;   /* the program; searched in PATH when search_path is
                            set and it has no '/' */
@@ -129,6 +155,15 @@ struct sbx_spawn_opts {
                            (ShellExecuteEx "runas"); stdio must be NULL or
                            INHERIT and nothing is inherited.  POSIX:
                            SBX_ENOTSUP */
+    const struct sbx_spawn_tty *tty; /* POSIX: NULL, or a new pseudo-terminal
+                           for the command (below); needs this process to
+                           lead its session (sbx_os_lead_session).  Without
+                           it, the command still gets its own process group
+                           in this process's session, which then has no
+                           controlling terminal: opening /dev/tty fails at
+                           once.  Windows: SBX_ENOTSUP */
+    sbx_h *tty_master;  /* out, with tty: the terminal's other end,
+                           non-blocking; the caller owns it */
     int job;            /* contain the whole tree so that sbx_proc_kill_tree
                            and the owner's death end all of it (Windows: a
                            kill-on-close Job object assigned before the child
@@ -174,6 +209,17 @@ int sbx_proc_kill_tree(sbx_proc *p);
 int sbx_proc_descends(long long pid, long long ancestor);
 /* Sends `sig` to the process itself. */
 int sbx_proc_kill(sbx_proc *p, int sig);
+/* Whether the command stopped or continued since the last call: 1 and *sig
+ * the signal that stopped it (0 when it has continued), or 0 when nothing
+ * changed.  Job-control stops of the command, not of its children. */
+int sbx_proc_stopped(sbx_proc *p, int *sig);
+/* Continues a stopped command: with a terminal (spawn option tty), first
+ * makes the command's group (`foreground`) or this process's group the
+ * terminal's foreground group; then SIGCONT to the command's group. */
+int sbx_proc_continue(sbx_proc *p, int foreground);
+/* Sets the size of the command's terminal (spawn option tty); the terminal
+ * itself sends SIGWINCH to its foreground group when the size changes. */
+int sbx_proc_resize(sbx_proc *p, const struct sbx_tty_size *sz);
 /* Releases the process id (reaping an exited process) and the object.  A
  * process still running is left running. */
 void sbx_proc_free(sbx_proc *p);
@@ -204,6 +250,41 @@ int sbx_chan_accept(sbx_listener *l, int timeout_ms, sbx_proc *watch, sbx_h **co
 void sbx_listener_close(sbx_listener *l);
 /* Connects to `name`; *server: the listening process's pid/uid. */
 int sbx_chan_connect(const char *name, sbx_h **conn, struct sbx_peer *server);
+
+/* ---- the caller's terminal (sbx's side) ---- */
+
+/* Opens this process's controlling terminal under a description of its own
+ * (so no mode or flag set on it touches the caller's descriptors), and sets
+ * bit n of *streams for each standard stream 0, 1, 2 that is that terminal.
+ * SBX_ENOENT, with *streams 0, when there is no controlling terminal.
+ * Windows: SBX_ENOENT. */
+int sbx_tty_open(sbx_tty **t, unsigned *streams);
+/* Restores the terminal if it is raw, then closes it. */
+void sbx_tty_close(sbx_tty *t);
+/* Where keys are read from and the command's terminal output written to;
+ * owned by t. */
+sbx_h *sbx_tty_handle(sbx_tty *t);
+/* The terminal's modes and size now (reading them is allowed in the
+ * background too). */
+int sbx_tty_get(sbx_tty *t, struct sbx_tty_modes *m, struct sbx_tty_size *sz);
+/* 1 when this process's group is the terminal's foreground group, else 0. */
+int sbx_tty_foreground(sbx_tty *t);
+/* Switches the terminal to raw mode (keys arrive as bytes, Ctrl-C and
+ * Ctrl-Z included; no echo; output passed as it is), saving its modes the
+ * first time.  Only in the foreground: SBX_EAGAIN otherwise, and the
+ * terminal is left alone.  While raw, a signal that kills sbx outright
+ * (SIGSEGV, SIGABRT, ...) and sbx_os_exit_like() restore it first. */
+int sbx_tty_raw(sbx_tty *t);
+/* Puts the saved modes back, after pending output is written, if the
+ * terminal is raw and this process is in the foreground; never stops the
+ * process (a background change is skipped, not attempted). */
+int sbx_tty_restore(sbx_tty *t);
+/* Stops this process's whole process group with `sig` (SIGTSTP, SIGTTIN,
+ * SIGTTOU or SIGSTOP), as the terminal's job control would have stopped a
+ * command run inline, and returns once the group is continued; the SIGCONT
+ * that continued it is consumed here, not reported by sbx_sig_take().  The
+ * caller restores its terminal first. */
+int sbx_os_stop_self(int sig);
 
 /* ---- accounts ---- */
 
@@ -263,6 +344,14 @@ int sbx_os_privileged(void);
 const char *sbx_os_launcher(void);
 /* Whether `path` names a file this process may execute. */
 int sbx_os_executable(const char *path);
+/* Makes this process the leader of a new session with no controlling
+ * terminal, so that it can give a command a terminal of its own and see it
+ * stop.  Already one: nothing to do.  Leading a process group (as under
+ * sudo), it cannot: it forks, the parent stays behind as a stand-in that
+ * waits for the child and exits as it did, and the child returns from this
+ * call as the new session's leader, dying with the stand-in.  Windows:
+ * nothing to do. */
+int sbx_os_lead_session(void);
 /* Closes every descriptor above 2 and makes sure 0, 1 and 2 are open (on the
  * null device when they were not), so a privileged runner starts clean. */
 int sbx_os_sanitize_fds(void);
