@@ -355,3 +355,110 @@ size_t it_count_lines(const unsigned char *buf, size_t len)
 		n++;
 	return n;
 }
+
+/* A small /proc file, NUL-terminated (a command line holds NULs: *len says
+ * where it ends); NULL if it cannot be read. */
+static char *read_whole(const char *path, size_t *len)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	size_t n = 0, cap = 4096;
+	char *buf;
+
+	if (fd < 0)
+		return NULL;
+	buf = malloc(cap);
+	while (buf) {
+		ssize_t r;
+
+		if (cap - n < 2) {
+			char *more = realloc(buf, cap * 2);
+
+			if (!more) {
+				free(buf);
+				buf = NULL;
+				break;
+			}
+			buf = more;
+			cap *= 2;
+		}
+		r = read(fd, buf + n, cap - n - 1);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			break;
+		n += (size_t)r;
+	}
+	close(fd);
+	if (buf) {
+		buf[n] = '\0';
+		*len = n;
+	}
+	return buf;
+}
+
+/* Processes whose command line contains needle (zombies have none). */
+size_t procs_with(const char *needle, long *out, size_t max)
+{
+	DIR *d = opendir("/proc");
+	struct dirent *de;
+	size_t n = 0;
+
+	if (!d)
+		return 0;
+	while ((de = readdir(d)) != NULL && n < max) {
+		char path[64], *cmd;
+		size_t len;
+		long pid = strtol(de->d_name, NULL, 10);
+
+		if (pid <= 0 || pid == (long)getpid())
+			continue;
+		snprintf(path, sizeof path, "/proc/%ld/cmdline", pid);
+		cmd = read_whole(path, &len);
+		if (!cmd)
+			continue;
+		for (size_t i = 0; i < len; i++)
+			if (cmd[i] == '\0')
+				cmd[i] = ' ';
+		if (len > 0 && memmem(cmd, len, needle, strlen(needle)))
+			out[n++] = pid;
+		free(cmd);
+	}
+	closedir(d);
+	return n;
+}
+
+/* Polls until no process has needle in its command line, up to ms. */
+size_t procs_gone(const char *needle, long *left, size_t max, int ms)
+{
+	long long end = sp_now_ms() + ms;
+	size_t n;
+
+	while ((n = procs_with(needle, left, max)) > 0 && sp_now_ms() < end)
+		usleep(20000);
+	return n;
+}
+
+long proc_newest_with(const char *needle)
+{
+	long pids[64], newest = 0;
+	unsigned long long newest_start = 0;
+	size_t n = procs_with(needle, pids, 64);
+
+	for (size_t i = 0; i < n; i++) {
+		char buf[1024], *tail = stat_tail(pids[i], buf, sizeof buf), *tok, *save = NULL;
+		unsigned long long start = 0;
+		int field = 3;
+
+		/* starttime is field 22 of /proc/PID/stat, in clock ticks. */
+		for (tok = tail ? strtok_r(tail, " ", &save) : NULL; tok; tok = strtok_r(NULL, " ", &save))
+			if (field++ == 22) {
+				start = strtoull(tok, NULL, 10);
+				break;
+			}
+		if (!newest || start > newest_start || (start == newest_start && pids[i] > newest)) {
+			newest = pids[i];
+			newest_start = start;
+		}
+	}
+	return newest;
+}

@@ -65,6 +65,16 @@ bool it_wait_gone(long pid, int ms);
 /* Children of `parent` (from /proc); returns how many were stored. */
 size_t it_children(long parent, long *pids, size_t max);
 
+/* Processes whose command line (arguments joined by spaces) contains
+ * needle, from /proc (zombies have none); returns how many were stored. */
+size_t procs_with(const char *needle, long *out, size_t max);
+/* Polls until no process has needle in its command line, up to ms; returns
+ * how many are left, stored in left. */
+size_t procs_gone(const char *needle, long *left, size_t max, int ms);
+/* The one of procs_with() that started last, or 0 (what `pgrep -n -f`
+ * finds, without needing procps). */
+long proc_newest_with(const char *needle);
+
 /* Printable, escaped, truncated copy for failure messages (leaked). */
 const char *it_esc(const void *buf, size_t len);
 #define IT_ESC_OUT(p) it_esc((p)->out_buf, (p)->out_len)

@@ -67,9 +67,4 @@ void pty_run(struct pty_run *r);
 const char *pty_report(const struct pty_run *r);
 bool pty_exited_with(const struct pty_run *r, int code);
 
-/* Processes whose command line contains needle (zombies have none). */
-size_t procs_with(const char *needle, long *out, size_t max);
-/* Polls until no process has needle in its command line, up to ms. */
-size_t procs_gone(const char *needle, long *left, size_t max, int ms);
-
 #endif

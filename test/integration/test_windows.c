@@ -452,10 +452,8 @@ Test(windows, timeout_ends_the_job_and_exits_124, .timeout = 180)
 Test(windows, runner_killed_ends_the_command, .timeout = 180)
 {
 	const char *argv[] = { NULL, NULL, "run", "--same-user", "--", NULL, "sleep", "100000", NULL };
-	char cmd[256];
 	struct sp *p;
-	FILE *ps;
-	long pid = 0;
+	long pid = 0, left[4];
 
 	need_wine();
 	argv[0] = wine;
@@ -466,13 +464,8 @@ Test(windows, runner_killed_ends_the_command, .timeout = 180)
 	/* Wine runs each Windows process as a Unix process: find the runner's,
 	 * once it has settled (Wine's loader re-executes itself at start). */
 	for (int i = 0; i < 200; i++) {
-		long found = 0;
-		ps = popen("pgrep -n -f 'sbx-runne[r].exe --server-pid'", "r");
-		if (ps != NULL) {
-			if (fscanf(ps, "%ld", &found) != 1)
-				found = 0;
-			pclose(ps);
-		}
+		long found = proc_newest_with("sbx-runner.exe --server-pid");
+
 		if (found != 0 && found == pid)
 			break;
 		pid = found;
@@ -484,10 +477,8 @@ Test(windows, runner_killed_ends_the_command, .timeout = 180)
 	sp_wait(p);
 	EXPECT_EXIT(p, 125);
 	EXPECT_SBX_LINE(p, "runner exited unexpectedly");
-	snprintf(cmd, sizeof(cmd), "pgrep -f 'sbx-testhelpe[r].exe sleep 100000' >/dev/null");
-	for (int i = 0; i < 100 && system(cmd) == 0; i++)
-		usleep(100000);
-	cr_assert_neq(system(cmd), 0, "the command outlived its runner");
+	cr_assert(procs_gone("sbx-testhelper.exe sleep 100000", left, 4, 10000) == 0,
+		  "the command outlived its runner (pid %ld)", left[0]);
 	sp_free(p);
 }
 
