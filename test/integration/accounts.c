@@ -314,11 +314,25 @@ ReportHook(PRE_ALL)(struct criterion_test_set *set)
 	(void)set;
 	if (geteuid() != 0)
 		return;
-	hold_fd = open_root_file(HOLD_LOCK, O_RDWR | O_CREAT);
-	if (hold_fd >= 0 && !lock_within(hold_fd, LOCK_SH, 60000)) {
+	/* The last run to end removes the lock files, holding HOLD_LOCK alone.
+	 * A run that opened the file just before that, and got its share only
+	 * after, holds a lock on a removed file that no later run would see:
+	 * it takes the share again on whatever file the name now holds. */
+	for (int tries = 0; tries < 20; tries++) {
+		struct stat held, named;
+
+		hold_fd = open_root_file(HOLD_LOCK, O_RDWR | O_CREAT);
+		if (hold_fd < 0)
+			return;
+		if (!lock_within(hold_fd, LOCK_SH, 60000))
+			break;
+		if (fstat(hold_fd, &held) == 0 && stat(HOLD_LOCK, &named) == 0 && held.st_dev == named.st_dev &&
+		    held.st_ino == named.st_ino)
+			return;
 		close(hold_fd);
-		hold_fd = -1;
 	}
+	close(hold_fd);
+	hold_fd = -1;
 }
 
 ReportHook(POST_ALL)(struct criterion_global_stats *stats)
@@ -360,6 +374,14 @@ ReportHook(POST_ALL)(struct criterion_global_stats *stats)
 		fprintf(stderr, "test_elevate: could not remove everything the tests created (mask %u); "
 				"the next run retries\n", made);
 	state_put(fd, made);
+	/* Nothing left to remember and no other run: the lock files go too
+	 * (HOLD_LOCK last; PRE_ALL explains why a run starting now is safe). */
+	if (!made) {
+		unlink(SETUP_LOCK);
+		unlink(DEVLOG_LOCK);
+		unlink(PW_LOCK);
+		unlink(HOLD_LOCK);
+	}
 	close(fd);
 out:
 	close(hold_fd);
