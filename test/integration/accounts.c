@@ -277,7 +277,8 @@ static int hold_fd = -1;
 
 static int quiet(const char *const *argv)
 {
-	static char *const env[] = { SYS_PATH, NULL };
+	static char sys_path[] = SYS_PATH;
+	char *const env[] = { sys_path, NULL };
 	long long end = sp_now_ms() + 30000;
 	pid_t pid = fork();
 	int st;
