@@ -47,7 +47,7 @@ char *tool(const char *name)
 
 		snprintf(path, sizeof path, "%s/%s", *d, name);
 		if (access(path, X_OK) == 0)
-			return strdup(path);
+			return it_keep(strdup(path));
 	}
 	return NULL;
 }
@@ -399,7 +399,7 @@ char *runner_build(void)
 	cr_assert(asprintf(&path, "%s/sbx-runner", dir) > 0);
 	free(dir);
 	cr_assert(access(path, X_OK) == 0, "no sbx-runner beside sbx at %s", path);
-	return path;
+	return it_keep(path);
 }
 
 void copy_public(const char *from, const char *to)
@@ -433,7 +433,7 @@ char *owned_subdir(const struct pub *pb, const char *name, const char *owner)
 	cr_assert(asprintf(&dir, "%s/%s", pb->dir, name) > 0);
 	cr_assert(mkdir(dir, 0755) == 0, "mkdir %s: %s", dir, strerror(errno));
 	cr_assert(chown(dir, a.uid, a.gid) == 0, "chown %s: %s", dir, strerror(errno));
-	return dir;
+	return it_keep(dir);
 }
 
 /* Root, sudo, the accounts and the rule, and a public copy. */
@@ -519,7 +519,7 @@ const char *const *no_tty(const char *const *argv)
 	}
 	while (argv[n])
 		n++;
-	v = calloc(n + 3, sizeof *v);
+	v = it_keep(calloc(n + 3, sizeof *v));
 	cr_assert(v != NULL);
 	v[0] = setsid;
 	v[1] = "-w";
@@ -579,7 +579,7 @@ char *hash_line(const void *buf, size_t len)
 	char *s;
 
 	cr_assert(asprintf(&s, "%zu %016" PRIx64 "\n", len, it_fnv1a64(buf, len)) > 0);
-	return s;
+	return it_keep(s);
 }
 
 /* Numbers in a line of `id -G` style output, sorted. */

@@ -47,6 +47,10 @@ void devlog_release(void)
 		unlink("/dev/log");
 	close(dl->pipe);
 	close(dl->lock);
+	for (size_t i = 0; i < dl->nmsgs; i++)
+		free(dl->msgs[i]);
+	free(dl->pend);
+	free(dl);
 }
 
 /* A socket at path nobody receives on (a test that died holding it). */

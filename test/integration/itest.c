@@ -142,6 +142,25 @@ static void rm_tmpdirs(void)
 		nftw(tmpdirs[i], rm_entry, 16, FTW_DEPTH | FTW_PHYS);
 }
 
+void *it_keep(void *p)
+{
+	static void **kept;
+	static size_t n, cap;
+
+	if (!p)
+		return p;
+	if (n == cap) {
+		void **more = realloc(kept, (cap ? cap * 2 : 64) * sizeof *kept);
+
+		if (!more)
+			abort(); /* no assertion: the report hooks call this too */
+		kept = more;
+		cap = cap ? cap * 2 : 64;
+	}
+	kept[n++] = p;
+	return p;
+}
+
 char *it_tmpdir(void)
 {
 	const char *base = getenv("TMPDIR");
@@ -157,7 +176,7 @@ char *it_tmpdir(void)
 	cr_assert(dir != NULL);
 	free(tmpl);
 	it_remove_at_exit(dir);
-	return dir;
+	return it_keep(dir);
 }
 
 void it_remove_at_exit(const char *path)
@@ -294,7 +313,7 @@ char **it_env(const char *const *set, const char *const *unset)
 	for (const char *const *s = set; s && *s; s++)
 		env[k++] = (char *)*s;
 	env[k] = NULL;
-	return env;
+	return it_keep(env);
 }
 
 const char *it_esc(const void *buf, size_t len)
@@ -325,7 +344,7 @@ const char *it_esc(const void *buf, size_t len)
 		sprintf(o, "...(%zu bytes)", len);
 	else
 		*o = '\0';
-	return out;
+	return it_keep(out);
 }
 
 bool it_buf_eq(const unsigned char *buf, size_t len, const char *s)

@@ -41,6 +41,11 @@ long long it_pattern_mismatch(const unsigned char *buf, size_t len, uint64_t see
 
 uint64_t it_fnv1a64(const void *buf, size_t len);
 
+/* Keeps p reachable until the process exits, and returns it.  For what
+ * the helpers hand out and nobody frees (a test process is short-lived):
+ * LeakSanitizer then tells those from real leaks, which SANITIZE=1 fails. */
+void *it_keep(void *p);
+
 /* A fresh directory (mode 0700) removed with its contents when the test
  * process exits. */
 char *it_tmpdir(void);

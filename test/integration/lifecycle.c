@@ -47,7 +47,7 @@ char *lc_sbx_with_fakerunner(const char *dir, const char *mode)
 	it_copy_file(lc_fakerunner(), runner);
 	free(it_write_file(dir, "fake-mode", mode, 0644));
 	free(runner);
-	return sbx;
+	return it_keep(sbx);
 }
 
 /* Whole file, NUL-terminated; NULL if it cannot be read. */
@@ -158,7 +158,7 @@ char *lc_list_dir(const char *dir)
 		out = more;
 	}
 	closedir(d);
-	return out;
+	return it_keep(out);
 }
 
 /* ---- a strict JSON reader (RFC 8259), enough for a report ---- */
@@ -299,7 +299,8 @@ static struct lc_json *lc_jp_value(struct lc_jp *p, int depth);
 
 static struct lc_json *lc_jp_new(enum lc_jt t)
 {
-	struct lc_json *v = calloc(1, sizeof *v);
+	/* Kept: a parsed report lives as long as the test. */
+	struct lc_json *v = it_keep(calloc(1, sizeof *v));
 
 	cr_assert(v != NULL);
 	v->t = t;

@@ -296,6 +296,10 @@ void pty_run(struct pty_run *r)
 	}
 	(void)take(master, &r->tty);
 	pty_pid = 0;
+	/* The buffers are the test's to read until it ends. */
+	it_keep(r->tty.p);
+	it_keep(r->out.p);
+	it_keep(r->err.p);
 	close_at(&in);
 	close_at(&out);
 	close_at(&err);

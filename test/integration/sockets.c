@@ -37,7 +37,7 @@ char *fake_log(const char *dir)
 {
 	char *log = read_in(dir, "fake-log");
 
-	return log ? log : strdup("(no fake-log)");
+	return it_keep(log ? log : strdup("(no fake-log)"));
 }
 
 /* The number after `key` in text, or 0. */
@@ -85,7 +85,7 @@ size_t list_sockets(const char *tmpdir, char **out, size_t max)
 
 				cr_assert(asprintf(&path, "%s/%s", sub, se->d_name) > 0);
 				if (is_hex32(se->d_name) && lstat(path, &st) == 0 && S_ISSOCK(st.st_mode))
-					out[n++] = path;
+					out[n++] = it_keep(path);
 				else
 					free(path);
 			}

@@ -13,7 +13,7 @@
 char *read_in(const char *dir, const char *name);
 /* The pid the fake runner wrote to dir/fake-runner.pid, or 0. */
 long fake_pid(const char *dir);
-/* dir/fake-log, or "(no fake-log)"; the caller frees it. */
+/* dir/fake-log, or "(no fake-log)" (leaked). */
 char *fake_log(const char *dir);
 /* The number after `key` in text, or 0. */
 long number_after(const char *text, const char *key);

@@ -249,6 +249,7 @@ Test(elevate, root_gives_the_account_its_identity_variables, .timeout = 60)
 	EXPECT_EXIT(p, 0);
 	EXPECT_OUT(p, want);
 	sp_free(p);
+	free(want);
 }
 
 /* The value after `key` in /proc/PID/status text (leaked). */
@@ -262,10 +263,13 @@ static char *status_field(const unsigned char *buf, size_t len, const char *key)
 			line += kl;
 			while (*line == ' ' || *line == '\t')
 				line++;
-			return strdup(line);
+			line = strdup(line);
+			free(text);
+			return it_keep(line);
 		}
 	}
-	return strdup("(missing)");
+	free(text);
+	return it_keep(strdup("(missing)"));
 }
 
 /* The switch is for good: real, effective, saved and filesystem ids are
@@ -281,9 +285,11 @@ Test(elevate, root_to_account_cannot_regain_root, .timeout = 60)
 	p = run_here(ARGV(SBX, "run", "-u", BOX, "--", "cat", "/proc/self/status"), NULL);
 	EXPECT_EXIT(p, 0);
 	cr_assert(asprintf(&want, "%ld\t%ld\t%ld\t%ld", (long)a.uid, (long)a.uid, (long)a.uid, (long)a.uid) > 0);
+	it_keep(want);
 	cr_assert_str_eq(status_field(p->out_buf, p->out_len, "Uid:"), want, "Uid: %s",
 			 status_field(p->out_buf, p->out_len, "Uid:"));
 	cr_assert(asprintf(&want, "%ld\t%ld\t%ld\t%ld", (long)a.gid, (long)a.gid, (long)a.gid, (long)a.gid) > 0);
+	it_keep(want);
 	cr_assert_str_eq(status_field(p->out_buf, p->out_len, "Gid:"), want, "Gid: %s",
 			 status_field(p->out_buf, p->out_len, "Gid:"));
 	cr_assert_str_eq(status_field(p->out_buf, p->out_len, "CapPrm:"), "0000000000000000");
@@ -293,6 +299,7 @@ Test(elevate, root_to_account_cannot_regain_root, .timeout = 60)
 
 	p = run_here(ARGV(SBX, "run", "-u", BOX, "--", "sh", "-c", "id -u"), NULL);
 	cr_assert(asprintf(&want, "%ld\n", (long)a.uid) > 0);
+	it_keep(want);
 	EXPECT_EXIT(p, 0);
 	EXPECT_OUT(p, want);
 	sp_free(p);
@@ -310,6 +317,7 @@ Test(elevate, root_to_account_cannot_regain_root, .timeout = 60)
 	EXPECT_OUT(p, want);
 	EXPECT_ERR(p, "");
 	sp_free(p);
+	free(want);
 }
 
 /* -C is entered after the switch, with the account's rights: root could

@@ -45,6 +45,7 @@ Test(elevate, audit_line_for_a_root_run, .timeout = 90)
 	EXPECT_EXIT(p, 7);
 	cr_assert(asprintf(&tail, " argv=\"sh\" \"-c\" \"exit 7\" \"%s\"", marker) > 0);
 	cr_assert(asprintf(&pid, " sbx_pid=%ld ", (long)p->pid) > 0);
+	it_keep(pid);
 	line = audit_line(dl, marker, tail);
 	EXPECT_AUDIT_HAS(line, "]: user=\"root\" uid=0 ");
 	EXPECT_AUDIT_HAS(line, pid);
@@ -53,6 +54,7 @@ Test(elevate, audit_line_for_a_root_run, .timeout = 90)
 	EXPECT_AUDIT_HAS(line, " cwd=\"/\" ");
 	sp_free(p);
 	devlog_release();
+	free(tail);
 }
 
 Test(elevate, audit_line_names_the_account_and_how_it_ended, .timeout = 90)
@@ -69,6 +71,7 @@ Test(elevate, audit_line_names_the_account_and_how_it_ended, .timeout = 90)
 	p = run_here(ARGV(SBX, "run", "-u", BOX, "--", "sh", "-c", "kill -TERM $$", marker), NULL);
 	EXPECT_SIGNAL(p, SIGTERM);
 	cr_assert(asprintf(&tail, " argv=\"sh\" \"-c\" \"kill -TERM $$\" \"%s\"", marker) > 0);
+	it_keep(tail);
 	line = audit_line(dl, marker, tail);
 	EXPECT_AUDIT_HAS(line, "]: user=\"root\" uid=0 ");
 	EXPECT_AUDIT_HAS(line, " as=\"" BOX "\" ");
@@ -88,6 +91,7 @@ Test(elevate, audit_line_names_the_account_and_how_it_ended, .timeout = 90)
 		sp_free(p);
 	}
 	devlog_release();
+	free(tail);
 }
 
 /* Through sudo the line names who asked: the account that ran sbx. */
@@ -107,7 +111,9 @@ Test(elevate, audit_line_through_sudo_names_the_caller, .timeout = 90)
 	EXPECT_ERR(p, "");
 	cr_assert(asprintf(&tail, " argv=\"sh\" \"-c\" \"exit 0\" \"%s\"", marker) > 0);
 	cr_assert(asprintf(&who, "]: user=\"%s\" uid=%ld ", ADMIN, (long)account(ADMIN).uid) > 0);
+	it_keep(who);
 	cr_assert(asprintf(&pid, " sbx_pid=%ld ", (long)p->pid) > 0);
+	it_keep(pid);
 	line = audit_line(dl, marker, tail);
 	EXPECT_AUDIT_HAS(line, who);
 	EXPECT_AUDIT_HAS(line, pid);
@@ -115,6 +121,7 @@ Test(elevate, audit_line_through_sudo_names_the_caller, .timeout = 90)
 	EXPECT_AUDIT_HAS(line, " result=exit:0 ");
 	sp_free(p);
 	devlog_release();
+	free(tail);
 }
 
 /* A same-user run crosses nothing, so it leaves no line. */

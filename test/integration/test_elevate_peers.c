@@ -46,6 +46,8 @@ Test(elevate, hand_started_runner_is_refused, .timeout = 60)
 	long fake;
 
 	cr_assert(asprintf(&marker, "%s/marker", dir) > 0 && asprintf(&tmpenv, "TMPDIR=%s", tmp) > 0);
+	it_keep(marker);
+	it_keep(tmpenv);
 	p = sp_start(&(struct sp_opts){
 		.argv = ARGV(sbx, "run", "--same-user", "--connect-timeout", "10s", "--", "sh", "-c", MARKER_CMD, marker),
 		.envp = it_env(ARGV(tmpenv), ARGV("XDG_RUNTIME_DIR")),
@@ -76,6 +78,7 @@ Test(elevate, hand_started_runner_is_refused, .timeout = 60)
 	cr_assert(fake > 0 && lc_survivor(&fake, 1, 3000) == 0, "the fake runner (pid %ld) outlived sbx", fake);
 	sp_free(r);
 	sp_free(p);
+	free(secret);
 }
 
 /* A launcher's descendant of the right uid passes the peer check; one that
@@ -94,8 +97,9 @@ Test(elevate, wrong_nonce_from_the_launchers_descendant_is_refused, .timeout = 6
 	struct sp *p;
 
 	setup_sudo(&pb);
-	launcher = it_write_file(pb.dir, "evil-launcher", script, 0755);
+	launcher = it_keep(it_write_file(pb.dir, "evil-launcher", script, 0755));
 	cr_assert(asprintf(&marker, "%s/marker", pb.dir) > 0);
+	it_keep(marker);
 	p = run_as(ADMIN, ARGV(pb.sbx, "run", "-n", "--via", launcher, "--", "sh", "-c", MARKER_CMD, marker), NULL);
 	EXPECT_EXIT(p, 125);
 	/* The refused runner may say something too; sbx's line is the one. */
@@ -132,6 +136,7 @@ Test(elevate, foreign_process_connecting_first_is_refused, .timeout = 60)
 	cr_assert(!exists(marker), "the command ran");
 	cr_assert(lc_survivor(pids, 2, 3000) == 0, "the fake or its foreign process outlived sbx; log:\n%s", log);
 	sp_free(p);
+	free(marker);
 }
 
 /* A process the launcher started, but with the caller's uid instead of
@@ -166,6 +171,8 @@ Test(elevate, launcher_child_with_the_wrong_uid_is_refused, .timeout = 60)
 	cr_assert(!exists(marker), "the command ran");
 	cr_assert(pid > 0 && lc_survivor(&pid, 1, 3000) == 0, "the fake launcher (pid %ld) outlived sbx", pid);
 	sp_free(p);
+	free(fake);
+	free(marker);
 }
 
 /* A forged sbx: a socket the test listens on, and a real runner told that
@@ -182,6 +189,7 @@ Test(elevate, runner_refuses_a_server_that_did_not_start_it, .timeout = 60)
 	long long end;
 
 	cr_assert(asprintf(&path, "%s/s", dir) > 0);
+	it_keep(path);
 	memset(&sa, 0, sizeof sa);
 	sa.sun_family = AF_UNIX;
 	cr_assert(strlen(path) < sizeof sa.sun_path, "socket path too long: %s", path);
@@ -247,6 +255,8 @@ Test(elevate, runner_refuses_a_server_that_did_not_start_it, .timeout = 60)
 		off += 8 + len;
 	}
 	cr_assert(!it_buf_has((unsigned char *)buf, got, nonce), "the runner sent the nonce to a forged server");
+	sp_free(r);
+	free(secret);
 }
 
 /* Each run makes its own directory for the channel, 0700 and the caller's,
@@ -282,6 +292,8 @@ Test(elevate, channel_directory_is_private_and_per_run, .timeout = 60)
 		cr_assert(asprintf(&alone, "%s\n", name) > 0);
 		cr_assert_str_eq(lc_list_dir(dir), alone, "%s should hold the socket alone: %s", dir,
 				 lc_list_dir(dir));
+		free(alone);
+		free(dir);
 	}
 	cr_assert(strcmp(sock[0], sock[1]) != 0 &&
 			  strncmp(sock[0], sock[1], strlen(tmp) + 11) != 0,
@@ -326,7 +338,8 @@ Test(elevate, channel_for_another_account_is_0711_with_a_0666_socket, .timeout =
 			   "while [ ! -e \"$d/go\" ]; do i=$((i + 1)); [ \"$i\" -le 400 ] || exit 4; sleep 0.05; done\n"
 			   "printf '%%s\\n%%s\\n' \"$nonce\" \"$sock\" | exec sudo \"$@\"\n",
 			   adir) > 0);
-	launcher = it_write_file(pb.dir, "slow-sudo", script, 0755);
+	it_keep(script);
+	launcher = it_keep(it_write_file(pb.dir, "slow-sudo", script, 0755));
 
 	o = as_opts(ADMIN, ARGV(pb.sbx, "run", "-n", "-u", BOX, "--via", launcher, "--", "id", "-un"), NULL);
 	p = sp_start(&o);
@@ -334,8 +347,11 @@ Test(elevate, channel_for_another_account_is_0711_with_a_0666_socket, .timeout =
 	while (!(text = read_in(adir, "sock")) && sp_now_ms() < end && !sp_has_exited(p))
 		usleep(20000);
 	cr_assert(text != NULL, "the launcher never reported the socket: %s", sp_status_str(p));
+	it_keep(text);
 	path = strndup(text, strcspn(text, "\n"));
+	it_keep(path);
 	sdir = strdup(path);
+	it_keep(sdir);
 	name = strrchr(sdir, '/');
 	*name++ = '\0';
 
@@ -348,11 +364,11 @@ Test(elevate, channel_for_another_account_is_0711_with_a_0666_socket, .timeout =
 	cr_assert((st.st_mode & 0777) == 0666, "%s has mode %o, not 0666", path, (unsigned)(st.st_mode & 0777));
 
 	/* -n: the launcher leads a session of its own, with no terminal. */
-	text = read_in(adir, "pid");
+	text = it_keep(read_in(adir, "pid"));
 	lpid = text ? strtol(text, NULL, 10) : 0;
 	cr_assert(lpid > 0, "the launcher wrote no pid");
 	snprintf(go, sizeof go, "/proc/%ld/stat", lpid);
-	text = lc_read_file(go, NULL);
+	text = it_keep(lc_read_file(go, NULL));
 	cr_assert(text && strrchr(text, ')') && sscanf(strrchr(text, ')') + 2, "%*c %*d %*d %ld", &sid) == 1,
 		  "cannot read %s", go);
 	cr_assert(sid == lpid, "the launcher (pid %ld) is in session %ld, not its own", lpid, sid);

@@ -74,6 +74,7 @@ static const char *setup_pw(struct pub *pb)
 		len += (size_t)snprintf(pass + len, sizeof pass - len, "%02x", raw[i]);
 
 	cr_assert(asprintf(&line, "%s:%s\n", PW, pass) > 0);
+	it_keep(line);
 	p = sp_run(&(struct sp_opts){
 		.argv = ARGV(chpasswd),
 		.envp = it_env(ARGV(SYS_PATH), NULL),
@@ -88,6 +89,7 @@ static const char *setup_pw(struct pub *pb)
 	/* sudo on its own, the password on its stdin (-S), no terminal: it
 	 * lists the rule only once PAM has accepted the password. */
 	cr_assert(asprintf(&line, "%s\n", pass) > 0);
+	it_keep(line);
 	o = as_opts(PW, no_tty(ARGV(sudo, "-S", "-p", "", "-l")), NULL);
 	o.in = line;
 	o.in_len = strlen(line);
@@ -193,6 +195,7 @@ Test(elevate, ctrl_c_at_the_password_prompt, .timeout = 120)
 	setup_pw(&pb);
 	a = account(PW);
 	cr_assert(asprintf(&marker, "%s/marker", pb.dir) > 0);
+	it_keep(marker);
 	memset(&r, 0, sizeof r);
 	r.argv = ARGV(pb.sbx, "run", "--", "sh", "-c", "touch \"$0\"", marker);
 	r.uid = a.uid;
