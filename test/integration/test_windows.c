@@ -130,7 +130,7 @@ static void check_argv(const char *const *args)
 	full[n] = NULL;
 	p = run_win(NULL, full, NULL, 0, NULL);
 	EXPECT_EXIT(p, 0);
-	EXPECT_OUT(p, argv_report(args));
+	EXPECT_OUT(p, it_keep(argv_report(args)));
 	sp_free(p);
 }
 
@@ -269,7 +269,7 @@ Test(windows, not_found_127_batch_file_126, .timeout = 180)
 	EXPECT_SBX_LINE(p, "no-such-command-sbx: command not found");
 	sp_free(p);
 
-	bat = it_write_file(dir, "evil.bat", "@echo %1\r\n", 0600);
+	bat = it_keep(it_write_file(dir, "evil.bat", "@echo %1\r\n", 0600));
 	(void)bat;
 	snprintf(wdir, sizeof(wdir), "Z:%s\\evil.bat", dir);
 	p = run_win(NULL, ARGV(wdir, "\"&calc.exe"), NULL, 0, NULL);
@@ -408,7 +408,7 @@ Test(windows, elevated_path_without_same_user, .timeout = 180)
 	p = sp_run(&(struct sp_opts){ .argv = ARGV(wine, sbx_exe, "run", "--", helper_exe, "argv", "a b"),
 				      .envp = wine_env, .stdin_mode = SP_IN_NULL, .timeout_ms = 120000 });
 	EXPECT_EXIT(p, 0);
-	EXPECT_OUT(p, argv_report(ARGV("a b")));
+	EXPECT_OUT(p, it_keep(argv_report(ARGV("a b"))));
 	EXPECT_ERR(p, "");
 	sp_free(p);
 	p = sp_run(&(struct sp_opts){ .argv = ARGV(wine, sbx_exe, "run", "-n", "--", helper_exe, "exit", "7"),
