@@ -6,7 +6,6 @@
 #include "devlog.h"
 #include "accounts.h"
 
-#include <criterion/hooks.h>
 #include <ctype.h>
 #include <dirent.h>
 #include <errno.h>

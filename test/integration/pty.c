@@ -8,7 +8,6 @@
 #include "accounts.h"
 #include "lifecycle.h"
 
-#include <criterion/hooks.h>
 #include <ctype.h>
 #include <dirent.h>
 #include <errno.h>

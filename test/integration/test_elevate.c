@@ -13,7 +13,6 @@
 #include "lifecycle.h"
 #include "accounts.h"
 
-#include <criterion/hooks.h>
 #include <ctype.h>
 #include <dirent.h>
 #include <errno.h>

@@ -9,7 +9,6 @@
 #include "accounts.h"
 #include "devlog.h"
 
-#include <criterion/hooks.h>
 #include <ctype.h>
 #include <dirent.h>
 #include <errno.h>

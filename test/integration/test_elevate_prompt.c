@@ -11,7 +11,6 @@
 #include "pty.h"
 #include "sockets.h"
 
-#include <criterion/hooks.h>
 #include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
