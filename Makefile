@@ -124,7 +124,7 @@ $(B)/obj/test/unit/%.o: TEST_CFLAGS += -Wno-write-strings
 # The helper programs are one file each, with the tests' flags.
 $(B)/test/sbx-%: test/helper/sbx-%.c | $(B)/.deps-test
 	@mkdir -p $(dir $@)
-	$(CC) $(TEST_CFLAGS) $(ALL_LDFLAGS) -o $@ $<
+	$(CC) $(TEST_CFLAGS) $(LDFLAGS) -o $@ $<
 
 # ---- Windows ----------------------------------------------------------------
 # Cross-built with mingw-w64 on Debian/Ubuntu: cJSON for the target comes
