@@ -74,13 +74,13 @@ static const char *setup_pw(struct pub *pb)
 
 	cr_assert(asprintf(&line, "%s:%s\n", PW, pass) > 0);
 	it_keep(line);
-	p = sp_run(&(struct sp_opts){
+	p = it_keep(sp_run(&(struct sp_opts){
 		.argv = ARGV(chpasswd),
 		.envp = it_env(ARGV(SYS_PATH), NULL),
 		.in = line,
 		.in_len = strlen(line),
 		.timeout_ms = 30000,
-	});
+	}));
 	if (!sp_exited_with(p, 0))
 		cr_skip_test("chpasswd cannot set %s's password here (%s): %s", PW, sp_status_str(p), IT_ESC_ERR(p));
 	sp_free(p);
@@ -92,7 +92,8 @@ static const char *setup_pw(struct pub *pb)
 	o = as_opts(PW, no_tty(ARGV(sudo, "-S", "-p", "", "-l")), NULL);
 	o.in = line;
 	o.in_len = strlen(line);
-	p = sp_run(&o);
+	/* Kept: a skip below leaves the test before sp_free. */
+	p = it_keep(sp_run(&o));
 	if (!sp_exited_with(p, 0) &&
 	    (it_buf_has(p->err_buf, p->err_len, "incorrect password") ||
 	     it_buf_has(p->err_buf, p->err_len, "uthentication")))

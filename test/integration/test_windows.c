@@ -352,8 +352,9 @@ static void wintest(const char *check)
 	need_wine();
 	if (access(wintest_exe, R_OK) < 0)
 		cr_skip_test("%s is missing (run make win)", wintest_exe);
-	p = sp_run(&(struct sp_opts){ .argv = ARGV(wine, wintest_exe, check), .envp = wine_env,
-				      .stdin_mode = SP_IN_NULL, .timeout_ms = 120000 });
+	/* Kept: a skip below leaves the test before sp_free. */
+	p = it_keep(sp_run(&(struct sp_opts){ .argv = ARGV(wine, wintest_exe, check), .envp = wine_env,
+					      .stdin_mode = SP_IN_NULL, .timeout_ms = 120000 }));
 	if (sp_exited_with(p, 77))
 		cr_skip_test("%s", skip_reason(p));
 	EXPECT_EXIT(p, 0);
