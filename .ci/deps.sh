@@ -8,7 +8,12 @@ set -eu
 what=${1:-build}
 case $what in
 build) debs="gcc libc6-dev make pkg-config libcjson-dev" ;;
-test)  debs="gcc libc6-dev make pkg-config libcjson-dev libcriterion-dev sudo" ;;
+# Besides the compiler and libraries, every program the tests run that a
+# minimal system (debootstrap --variant=minbase) may lack: sudo (the
+# elevation tests start the runner through it; it brings visudo), passwd
+# (useradd, groupadd, userdel, chpasswd for their throwaway accounts) and
+# util-linux (setsid, nologin).  The rest (sh, coreutils, perl) is essential.
+test)  debs="gcc libc6-dev make pkg-config libcjson-dev libcriterion-dev sudo passwd util-linux" ;;
 win)   debs="gcc-mingw-w64-x86-64 wine wine64 ca-certificates" ;;
 fuzz)  debs="make pkg-config libcjson-dev clang libclang-rt-14-dev" ;;
 *)     echo "usage: $0 build|test|win|fuzz" >&2; exit 2 ;;
@@ -30,8 +35,11 @@ have_pc() {
     command -v pkg-config >/dev/null 2>&1 || return 1
     pkg-config --exists libcjson || return 1
     [ "$what" = build ] && return
-    # sudo: the elevation tests start the runner through it.
-    pkg-config --exists criterion && command -v sudo >/dev/null 2>&1
+    pkg-config --exists criterion || return 1
+    for prog in sudo visudo useradd groupadd userdel chpasswd setsid; do
+        [ -x "/usr/sbin/$prog" ] || [ -x "/usr/bin/$prog" ] || [ -x "/sbin/$prog" ] ||
+            [ -x "/bin/$prog" ] || return 1
+    done
 }
 
 if have_pc; then
@@ -54,13 +62,15 @@ if command -v apt-get >/dev/null 2>&1 && command -v dpkg-query >/dev/null 2>&1; 
             exit 1
         fi
         echo "sbx deps: installing:$missing" >&2
-        export DEBIAN_FRONTEND=noninteractive
-        $sudo apt-get update -qq >&2
+        # Through env, not export: sudo resets the environment, and a
+        # package that asks a question would wait for an answer that an
+        # unattended run (CI, no stdin) never gives.
+        $sudo env DEBIAN_FRONTEND=noninteractive apt-get update -qq >&2
         # shellcheck disable=SC2086
-        $sudo apt-get install -y -qq --no-install-recommends $missing >&2
+        $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $missing >&2
     fi
     have_pc && exit 0
-    echo "sbx deps: packages installed but pkg-config still cannot find libcjson/criterion (or sudo is missing)" >&2
+    echo "sbx deps: packages installed but pkg-config still cannot find libcjson/criterion (or sudo, useradd or setsid is missing)" >&2
     exit 1
 fi
 

@@ -142,6 +142,25 @@ static void rm_tmpdirs(void)
 		nftw(tmpdirs[i], rm_entry, 16, FTW_DEPTH | FTW_PHYS);
 }
 
+void *it_keep(void *p)
+{
+	static void **kept;
+	static size_t n, cap;
+
+	if (!p)
+		return p;
+	if (n == cap) {
+		void **more = realloc(kept, (cap ? cap * 2 : 64) * sizeof *kept);
+
+		if (!more)
+			abort(); /* no assertion: the report hooks call this too */
+		kept = more;
+		cap = cap ? cap * 2 : 64;
+	}
+	kept[n++] = p;
+	return p;
+}
+
 char *it_tmpdir(void)
 {
 	const char *base = getenv("TMPDIR");
@@ -157,7 +176,7 @@ char *it_tmpdir(void)
 	cr_assert(dir != NULL);
 	free(tmpl);
 	it_remove_at_exit(dir);
-	return dir;
+	return it_keep(dir);
 }
 
 void it_remove_at_exit(const char *path)
@@ -294,7 +313,7 @@ char **it_env(const char *const *set, const char *const *unset)
 	for (const char *const *s = set; s && *s; s++)
 		env[k++] = (char *)*s;
 	env[k] = NULL;
-	return env;
+	return it_keep(env);
 }
 
 const char *it_esc(const void *buf, size_t len)
@@ -325,7 +344,7 @@ const char *it_esc(const void *buf, size_t len)
 		sprintf(o, "...(%zu bytes)", len);
 	else
 		*o = '\0';
-	return out;
+	return it_keep(out);
 }
 
 bool it_buf_eq(const unsigned char *buf, size_t len, const char *s)
@@ -354,4 +373,111 @@ size_t it_count_lines(const unsigned char *buf, size_t len)
 	if (len > 0 && buf[len - 1] != '\n')
 		n++;
 	return n;
+}
+
+/* A small /proc file, NUL-terminated (a command line holds NULs: *len says
+ * where it ends); NULL if it cannot be read. */
+static char *read_whole(const char *path, size_t *len)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	size_t n = 0, cap = 4096;
+	char *buf;
+
+	if (fd < 0)
+		return NULL;
+	buf = malloc(cap);
+	while (buf) {
+		ssize_t r;
+
+		if (cap - n < 2) {
+			char *more = realloc(buf, cap * 2);
+
+			if (!more) {
+				free(buf);
+				buf = NULL;
+				break;
+			}
+			buf = more;
+			cap *= 2;
+		}
+		r = read(fd, buf + n, cap - n - 1);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			break;
+		n += (size_t)r;
+	}
+	close(fd);
+	if (buf) {
+		buf[n] = '\0';
+		*len = n;
+	}
+	return buf;
+}
+
+/* Processes whose command line contains needle (zombies have none). */
+size_t procs_with(const char *needle, long *out, size_t max)
+{
+	DIR *d = opendir("/proc");
+	struct dirent *de;
+	size_t n = 0;
+
+	if (!d)
+		return 0;
+	while ((de = readdir(d)) != NULL && n < max) {
+		char path[64], *cmd;
+		size_t len;
+		long pid = strtol(de->d_name, NULL, 10);
+
+		if (pid <= 0 || pid == (long)getpid())
+			continue;
+		snprintf(path, sizeof path, "/proc/%ld/cmdline", pid);
+		cmd = read_whole(path, &len);
+		if (!cmd)
+			continue;
+		for (size_t i = 0; i < len; i++)
+			if (cmd[i] == '\0')
+				cmd[i] = ' ';
+		if (len > 0 && memmem(cmd, len, needle, strlen(needle)))
+			out[n++] = pid;
+		free(cmd);
+	}
+	closedir(d);
+	return n;
+}
+
+/* Polls until no process has needle in its command line, up to ms. */
+size_t procs_gone(const char *needle, long *left, size_t max, int ms)
+{
+	long long end = sp_now_ms() + ms;
+	size_t n;
+
+	while ((n = procs_with(needle, left, max)) > 0 && sp_now_ms() < end)
+		usleep(20000);
+	return n;
+}
+
+long proc_newest_with(const char *needle)
+{
+	long pids[64], newest = 0;
+	unsigned long long newest_start = 0;
+	size_t n = procs_with(needle, pids, 64);
+
+	for (size_t i = 0; i < n; i++) {
+		char buf[1024], *tail = stat_tail(pids[i], buf, sizeof buf), *tok, *save = NULL;
+		unsigned long long start = 0;
+		int field = 3;
+
+		/* starttime is field 22 of /proc/PID/stat, in clock ticks. */
+		for (tok = tail ? strtok_r(tail, " ", &save) : NULL; tok; tok = strtok_r(NULL, " ", &save))
+			if (field++ == 22) {
+				start = strtoull(tok, NULL, 10);
+				break;
+			}
+		if (!newest || start > newest_start || (start == newest_start && pids[i] > newest)) {
+			newest = pids[i];
+			newest_start = start;
+		}
+	}
+	return newest;
 }

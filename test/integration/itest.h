@@ -41,6 +41,11 @@ long long it_pattern_mismatch(const unsigned char *buf, size_t len, uint64_t see
 
 uint64_t it_fnv1a64(const void *buf, size_t len);
 
+/* Keeps p reachable until the process exits, and returns it.  For what
+ * the helpers hand out and nobody frees (a test process is short-lived):
+ * LeakSanitizer then tells those from real leaks, which SANITIZE=1 fails. */
+void *it_keep(void *p);
+
 /* A fresh directory (mode 0700) removed with its contents when the test
  * process exits. */
 char *it_tmpdir(void);
@@ -64,6 +69,16 @@ bool it_wait_gone(long pid, int ms);
 
 /* Children of `parent` (from /proc); returns how many were stored. */
 size_t it_children(long parent, long *pids, size_t max);
+
+/* Processes whose command line (arguments joined by spaces) contains
+ * needle, from /proc (zombies have none); returns how many were stored. */
+size_t procs_with(const char *needle, long *out, size_t max);
+/* Polls until no process has needle in its command line, up to ms; returns
+ * how many are left, stored in left. */
+size_t procs_gone(const char *needle, long *left, size_t max, int ms);
+/* The one of procs_with() that started last, or 0 (what `pgrep -n -f`
+ * finds, without needing procps). */
+long proc_newest_with(const char *needle);
 
 /* Printable, escaped, truncated copy for failure messages (leaked). */
 const char *it_esc(const void *buf, size_t len);

@@ -171,6 +171,9 @@ Test(argv, large_argv, .timeout = 60)
 	big[BIG] = '\0';
 	args[N] = big;
 	check_round_trip(args, N + 1, 60000);
+	for (int i = 0; i <= N; i++)
+		free((void *)args[i]);
+	free(args);
 }
 
 Test(argv, options_after_the_command_belong_to_the_command)

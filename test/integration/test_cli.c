@@ -116,7 +116,7 @@ static char *runner_path(void)
 	cr_assert(asprintf(&path, "%s/sbx-runner", dir) > 0);
 	free(dir);
 	cr_assert(access(path, X_OK) == 0, "no runner beside sbx at %s", path);
-	return path;
+	return it_keep(path);
 }
 
 Test(cli, runner_missing_exits_125, .timeout = 60)
@@ -133,6 +133,7 @@ Test(cli, runner_missing_exits_125, .timeout = 60)
 		  "the message should name sbx-runner: %s", IT_ESC_ERR(p));
 	cr_assert(p->out_len == 0, "stdout: %s", IT_ESC_OUT(p));
 	sp_free(p);
+	free(lone);
 }
 
 Test(cli, runner_found_in_libexec_layout, .timeout = 60)
@@ -141,10 +142,14 @@ Test(cli, runner_found_in_libexec_layout, .timeout = 60)
 	struct sp *p;
 
 	cr_assert(asprintf(&bin, "%s/bin", dir) > 0 && mkdir(bin, 0755) == 0);
+	it_keep(bin);
 	cr_assert(asprintf(&libexec, "%s/libexec", dir) > 0 && mkdir(libexec, 0755) == 0);
+	it_keep(libexec);
 	free(libexec);
 	cr_assert(asprintf(&libexec, "%s/libexec/sbx", dir) > 0 && mkdir(libexec, 0755) == 0);
+	it_keep(libexec);
 	cr_assert(asprintf(&sbx, "%s/sbx", bin) > 0);
+	it_keep(sbx);
 	cr_assert(asprintf(&runner, "%s/sbx-runner", libexec) > 0);
 	it_copy_file(SBX, sbx);
 	it_copy_file(runner_path(), runner);
@@ -154,6 +159,7 @@ Test(cli, runner_found_in_libexec_layout, .timeout = 60)
 	EXPECT_OUT(p, "argc 1\n9:696e7374616c6c6564\n");
 	EXPECT_ERR(p, "");
 	sp_free(p);
+	free(runner);
 }
 
 Test(cli, runner_is_not_looked_up_in_path, .timeout = 60)
@@ -163,6 +169,7 @@ Test(cli, runner_is_not_looked_up_in_path, .timeout = 60)
 
 	/* A runner reachable only through PATH must not be used. */
 	cr_assert(asprintf(&lone, "%s/sbx", dir) > 0);
+	it_keep(lone);
 	it_copy_file(SBX, lone);
 	rdir = runner_path();
 	*strrchr(rdir, '/') = '\0';

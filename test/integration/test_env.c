@@ -57,7 +57,9 @@ static char *sorted_lines(char *text)
 	for (size_t i = 0; i < k; i++)
 		o += sprintf(o, "%s\n", lines[i]);
 	*o = '\0';
-	return out;
+	free(lines);
+	free(text);
+	return it_keep(out);
 }
 
 Test(env, whole_environment_is_sbxs_own)
@@ -178,6 +180,7 @@ Test(cwd, defaults_to_sbxs_cwd)
 	EXPECT_EXIT(p, 0);
 	EXPECT_OUT(p, want);
 	sp_free(p);
+	free(want);
 }
 
 Test(cwd, chdir_option)
@@ -199,6 +202,7 @@ Test(cwd, chdir_option)
 	EXPECT_EXIT(p, 0);
 	EXPECT_OUT(p, want);
 	sp_free(p);
+	free(want);
 }
 
 Test(cwd, relative_chdir_is_relative_to_sbxs_cwd)
@@ -207,6 +211,7 @@ Test(cwd, relative_chdir_is_relative_to_sbxs_cwd)
 	struct sp *p;
 
 	cr_assert(asprintf(&sub, "%s/sub dir", dir) > 0 && mkdir(sub, 0700) == 0);
+	it_keep(sub);
 	cr_assert(asprintf(&want, "%s\n", sub) > 0);
 	p = sp_run(&(struct sp_opts){
 		.argv = ARGV(SBX, "run", "--same-user", "-C", "sub dir", "--", HELPER, "cwd"),
@@ -215,6 +220,7 @@ Test(cwd, relative_chdir_is_relative_to_sbxs_cwd)
 	EXPECT_EXIT(p, 0);
 	EXPECT_OUT(p, want);
 	sp_free(p);
+	free(want);
 }
 
 Test(cwd, missing_directory_exits_125)
@@ -234,7 +240,7 @@ Test(lookup, relative_path_is_relative_to_the_commands_cwd)
 	char *dir = it_tmpdir();
 	struct sp *p;
 
-	it_write_file(dir, "prog.sh", "#!/bin/sh\necho script-ran \"$@\"\n", 0755);
+	free(it_write_file(dir, "prog.sh", "#!/bin/sh\necho script-ran \"$@\"\n", 0755));
 	p = sp_run(&(struct sp_opts){
 		.argv = ARGV(SBX, "run", "--same-user", "-C", dir, "--", "./prog.sh", "x"),
 	});
@@ -248,12 +254,13 @@ Test(lookup, name_is_searched_in_the_commands_path)
 	char *dir = it_tmpdir(), *path;
 	struct sp *p;
 
-	it_write_file(dir, "sbxt-prog", "#!/bin/sh\necho found-in-path\n", 0755);
+	free(it_write_file(dir, "sbxt-prog", "#!/bin/sh\necho found-in-path\n", 0755));
 	cr_assert(asprintf(&path, "PATH=/nonexistent-sbx-dir:%s", dir) > 0);
 	p = sp_run(&(struct sp_opts){ .argv = ARGV(SBX, "run", "--same-user", "-e", path, "--", "sbxt-prog") });
 	EXPECT_EXIT(p, 0);
 	EXPECT_OUT(p, "found-in-path\n");
 	sp_free(p);
+	free(path);
 }
 
 Test(lookup, script_without_shebang_runs_with_sh)
@@ -261,7 +268,7 @@ Test(lookup, script_without_shebang_runs_with_sh)
 	char *dir = it_tmpdir();
 	struct sp *p;
 
-	it_write_file(dir, "noshebang", "echo ran-by-sh; exit 6\n", 0755);
+	free(it_write_file(dir, "noshebang", "echo ran-by-sh; exit 6\n", 0755));
 	p = sp_run(&(struct sp_opts){ .argv = ARGV(SBX, "run", "--same-user", "-C", dir, "--", "./noshebang") });
 	EXPECT_EXIT(p, 6);
 	EXPECT_OUT(p, "ran-by-sh\n");

@@ -91,8 +91,9 @@ Test(exit, not_executable_in_path_126)
 	char *dir = it_tmpdir(), *path;
 	struct sp *p;
 
-	it_write_file(dir, "sbx-noexec", "#!/bin/sh\necho should not run\n", 0644);
+	free(it_write_file(dir, "sbx-noexec", "#!/bin/sh\necho should not run\n", 0644));
 	cr_assert(asprintf(&path, "PATH=%s", dir) > 0);
+	it_keep(path);
 	p = sp_run(&(struct sp_opts){ .argv = ARGV(SBX, "run", "--same-user", "-e", path, "--", "sbx-noexec") });
 	EXPECT_EXIT(p, 126);
 	EXPECT_SBX_LINE(p, "sbx-noexec");

@@ -31,7 +31,7 @@
 /* sbx run --same-user OPTS... -- CMD... */
 static const char *const *sbx_argv(const char *sbx, const char *const *opts, const char *const *cmd)
 {
-	const char **v = calloc(MAX_ARGS, sizeof *v);
+	const char **v = it_keep(calloc(MAX_ARGS, sizeof *v));
 	size_t n = 0;
 
 	cr_assert(v != NULL);
@@ -463,6 +463,7 @@ static struct lc_json *read_report(const char *dir)
 	cr_assert(strcmp(names, "report.json\n") == 0, "the report directory should hold report.json only:\n%s",
 		  names);
 	cr_assert(asprintf(&path, "%s/report.json", dir) > 0);
+	it_keep(path);
 	text = lc_read_file(path, &len);
 	cr_assert(text != NULL, "cannot read %s: %s", path, strerror(errno));
 	r = lc_json_parse(text, len, &why);
@@ -534,6 +535,7 @@ static void expect_error_is_sbx_line(const struct lc_json *r, const struct sp *p
 	cr_assert(p->err_len > 6 && memcmp(p->err_buf, "sbx: ", 5) == 0, "stderr: %s", IT_ESC_ERR(p));
 	line = strndup((const char *)p->err_buf + 5, p->err_len - 6);
 	expect_str(r, "error", line);
+	free(line);
 }
 
 Test(lifecycle, report_for_a_normal_exit, .timeout = 60)
@@ -665,7 +667,7 @@ static char *fake_log(const char *dir)
 	cr_assert(asprintf(&path, "%s/fake-log", dir) > 0);
 	log = lc_read_file(path, NULL);
 	free(path);
-	return log ? log : strdup("(no fake-log)");
+	return it_keep(log ? log : strdup("(no fake-log)"));
 }
 
 static long fake_pid(const char *dir)

@@ -87,7 +87,7 @@ Test(process, command_has_its_own_process_group)
 	long pid = -1, pgid = -2;
 
 	EXPECT_EXIT(p, 0);
-	cr_assert(sscanf(strndup((const char *)p->out_buf, p->out_len), "pid %ld pgid %ld", &pid, &pgid) == 2,
+	cr_assert(sscanf(it_keep(strndup((const char *)p->out_buf, p->out_len)), "pid %ld pgid %ld", &pid, &pgid) == 2,
 		  "stdout: %s", IT_ESC_OUT(p));
 	cr_assert_eq(pid, pgid, "pid %ld is in process group %ld", pid, pgid);
 	cr_assert_neq(pid, (long)p->pid, "the command is sbx itself?");
@@ -144,7 +144,7 @@ Test(process, leftover_processes_are_killed, .timeout = 60)
 	bool gone;
 
 	EXPECT_EXIT(p, 0);
-	cr_assert(sscanf(strndup((const char *)p->out_buf, p->out_len), "%ld", &bg) == 1 && bg > 1,
+	cr_assert(sscanf(it_keep(strndup((const char *)p->out_buf, p->out_len)), "%ld", &bg) == 1 && bg > 1,
 		  "stdout: %s", IT_ESC_OUT(p));
 	/* The kill may land a moment after sbx returns; give it 2 s. */
 	gone = it_wait_gone(bg, 2000);
@@ -201,7 +201,7 @@ static void interrupt(int sig)
 	});
 	cr_assert(sp_wait_for(p, SP_OUT, "ready", 15000), "signal %d: the command never started: %s; %s",
 		  sig, IT_ESC_OUT(p), sp_status_str(p));
-	cr_assert(sscanf(strndup((const char *)p->out_buf, p->out_len), "%ld", &child) == 1 && child > 1,
+	cr_assert(sscanf(it_keep(strndup((const char *)p->out_buf, p->out_len)), "%ld", &child) == 1 && child > 1,
 		  "stdout: %s", IT_ESC_OUT(p));
 	sp_kill(p, sig);
 	sp_wait(p);
@@ -211,6 +211,7 @@ static void interrupt(int sig)
 		kill((pid_t)child, SIGKILL);
 	cr_assert(gone, "signal %d: the command (pid %ld) survived sbx", sig, child);
 	sp_free(p);
+	free(script);
 }
 
 Test(process, sigterm_to_sbx_reaches_the_command, .timeout = 60)

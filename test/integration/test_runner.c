@@ -19,8 +19,9 @@ static char *sbx_with_fake_runner(const char *dir, const char *runner_script)
 	char *path;
 
 	cr_assert(asprintf(&path, "%s/sbx", dir) > 0);
+	it_keep(path);
 	it_copy_file(SBX, path);
-	it_write_file(dir, "sbx-runner", runner_script, 0755);
+	free(it_write_file(dir, "sbx-runner", runner_script, 0755));
 	return path;
 }
 
@@ -78,6 +79,7 @@ Test(runner, runner_never_connects, .timeout = 90)
 		kill((pid_t)runner, SIGKILL);
 	cr_assert(gone, "the runner that never connected (pid %ld) outlived sbx", runner);
 	sp_free(p);
+	free(script);
 }
 
 Test(runner, runner_killed_mid_run, .timeout = 60)

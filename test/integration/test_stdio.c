@@ -116,7 +116,7 @@ Test(stdio, stdin_64mib_byte_exact_with_eof, .timeout = 180)
 	EXPECT_EXIT(p, 0);
 	cr_assert(p->in_off == n, "sbx took only %zu of %zu stdin bytes (%s)", p->in_off, n,
 		  strerror(p->in_errno));
-	EXPECT_OUT(p, hash_line(data, n));
+	EXPECT_OUT(p, it_keep(hash_line(data, n)));
 	EXPECT_ERR(p, "");
 	sp_free(p);
 	free(data);
