@@ -58,6 +58,9 @@ static void mark_init(struct mark *m, bool world)
 	}
 	cr_assert(asprintf(&m->prog, "%s/%s", dir, m->name) > 0);
 	cr_assert(symlink(sleep_bin, m->prog) == 0, "symlink %s: %s", m->prog, strerror(errno));
+	/* The marker lives as long as the test process. */
+	it_keep(m->name);
+	it_keep(m->prog);
 }
 
 static bool has_bytes(const char *buf, size_t len, const char *needle, size_t nlen)
