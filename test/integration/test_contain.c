@@ -51,7 +51,7 @@ static void mark_init(struct mark *m, bool world)
 	if (world) {
 		dir = strdup("/tmp/sbx-contain-XXXXXX");
 		cr_assert(dir != NULL && mkdtemp(dir) != NULL, "mkdtemp: %s", strerror(errno));
-		it_remove_at_exit(dir);
+		it_remove_at_exit(it_keep(dir));
 		cr_assert(chmod(dir, 0755) == 0, "chmod %s: %s", dir, strerror(errno));
 	} else {
 		dir = it_tmpdir();
