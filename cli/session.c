@@ -271,12 +271,12 @@ oom:
 
 static int send_terminate(struct sess *s, int sig)
 {
-    struct sbx_terminate t = { sig };
+    struct sbx_signal t = { sig };
     char *json = NULL;
     size_t len = 0;
-    int rc = sbx_terminate_encode(&t, &json, &len);
+    int rc = sbx_signal_encode(&t, &json, &len);
 
-    return sbx_conn_put_json(s->c, SBX_F_TERMINATE, json, len, rc);
+    return sbx_conn_put_json(s->c, SBX_F_SIGNAL, json, len, rc);
 }
 
 /* Signals sbx received go to the command's whole process group; a second

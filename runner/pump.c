@@ -100,7 +100,7 @@ static int bad_frame(struct pump *p, const sbx_frame *f)
 
 static int on_frame(struct pump *p, const sbx_frame *f)
 {
-    struct sbx_terminate t;
+    struct sbx_signal t;
 
     if (sbx_rules_check(p->rules, f->type, p->why) < 0)
         return SBX_EPROTO;
@@ -128,8 +128,8 @@ static int on_frame(struct pump *p, const sbx_frame *f)
         sbx_h_close(p->cout[SBX_F_STREAM(f->type)]);
         p->cout[SBX_F_STREAM(f->type)] = NULL;
         return 0;
-    case SBX_F_TERMINATE:
-        if (sbx_terminate_decode(f->payload, f->len, &t, p->why) < 0)
+    case SBX_F_SIGNAL:
+        if (sbx_signal_decode(f->payload, f->len, &t, p->why) < 0)
             return SBX_EPROTO;
         if (p->exited)
             return 0;
