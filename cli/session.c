@@ -415,6 +415,11 @@ static int handshake(struct sess *s, const char *nonce)
         set_msg(s->out, "protocol error: %s", why);
         return SBX_EPROTO;
     }
+    if (hello.version != SBX_PROTO_VERSION) {
+        set_msg(s->out, "sbx-runner speaks protocol version %d, this sbx version %d: install "
+                        "sbx and sbx-runner from the same build", hello.version, SBX_PROTO_VERSION);
+        return SBX_EPROTO;
+    }
     if ((rc = sbx_hello_check(&hello, nonce, why)) < 0) {
         set_msg(s->out, "%s%s", why, rc == SBX_EPEER ? "; refusing the connection" : "");
         return rc;

@@ -20,6 +20,21 @@ int term_sig_is(int sig, const char *name)
     return n != NULL && strcmp(n, name) == 0;
 }
 
+/* Whether the caller's TERM can travel in the request: the runner refuses
+ * a request with anything but printable ASCII there, and an empty or
+ * strange TERM helps no program on the other side. */
+static int term_usable(const char *v)
+{
+    size_t n = 0;
+
+    if (v == NULL)
+        return 0;
+    for (; v[n] != '\0'; n++)
+        if ((unsigned char)v[n] < 0x20 || (unsigned char)v[n] > 0x7e)
+            return 0;
+    return n >= 1 && n <= SBX_MAX_TERM;
+}
+
 int term_foreground(struct term *tm)
 {
     /* --pty with no terminal of sbx's (CI): nobody else wants the
@@ -82,7 +97,7 @@ void term_decide(struct term *tm, int opt, const char *term_env, struct sbx_tty_
     req->streams = tm->streams;
     req->foreground = tm->cmd_fg;
     req->size = sz;
-    req->term = (char *)term_env;
+    req->term = term_usable(term_env) ? (char *)term_env : NULL;
 }
 
 int term_take(struct term *tm)
