@@ -105,19 +105,35 @@ static int read_secret(sbx_h *in, char nonce[SBX_NONCE_HEX + 1], char **name)
     return 0;
 }
 
-/* Appends s to the audit line, quoted, with anything unprintable escaped. */
+/* Appends s to the audit line, quoted, with anything unprintable escaped,
+ * so that a crafted argument can neither forge a second log line nor drive
+ * the terminal of whoever reads the log: '"' and '\\' get a backslash; the
+ * C0 controls, DEL, the C1 controls (U+0080..U+009F, which some terminals
+ * obey like ESC [) and every byte that is not part of valid UTF-8 become
+ * \xNN, lowercase; other UTF-8 text is kept as it is. */
 static void audit_quote(char *line, size_t *n, const char *s)
 {
     static const char hex[] = "0123456789abcdef";
 
     if (*n + 1 < AUDIT_MAX)
         line[(*n)++] = '"';
-    for (; *s && *n + 5 < AUDIT_MAX; s++) {
+    while (*s && *n + 5 < AUDIT_MAX) {
         unsigned char c = (unsigned char)*s;
+        size_t len = c < 0x80 ? 1 : c >= 0xf0 ? 4 : c >= 0xe0 ? 3 : 2;
+
+        if (c >= 0x80 && strnlen(s, len) == len && sbx_utf8_valid(s, len) &&
+            !(c == 0xc2 && (unsigned char)s[1] < 0xa0)) {
+            if (*n + len + 1 >= AUDIT_MAX)
+                break;
+            memcpy(line + *n, s, len);
+            *n += len;
+            s += len;
+            continue;
+        }
         if (c == '"' || c == '\\') {
             line[(*n)++] = '\\';
             line[(*n)++] = (char)c;
-        } else if (c < 0x20 || c == 0x7f) {
+        } else if (c < 0x20 || c >= 0x7f) {
             line[(*n)++] = '\\';
             line[(*n)++] = 'x';
             line[(*n)++] = hex[c >> 4];
@@ -125,6 +141,7 @@ static void audit_quote(char *line, size_t *n, const char *s)
         } else {
             line[(*n)++] = (char)c;
         }
+        s++;
     }
     if (*n + 1 < AUDIT_MAX)
         line[(*n)++] = '"';
