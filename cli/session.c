@@ -50,6 +50,9 @@ struct sess {
     int spawned, done;
     long long spawn_deadline; /* the runner must answer spawn by then */
     int runner_died;
+    long long bg_stop_at; /* when sbx last came back from a stop still in
+                             the background */
+    int bg_spins;         /* how many such returns came in quick succession */
 };
 
 static void set_msg(struct session_out *out, const char *fmt, ...) SBX_PRINTF(2, 3);
@@ -274,6 +277,20 @@ static int on_stopped(struct sess *s, int sig)
     (void)sbx_os_stop_self(sig);
     if (tm->pty && term_foreground(tm))
         return give_terminal(s);
+    if (tm->pty && (term_sig_is(sig, "TTIN") || term_sig_is(sig, "TTOU"))) {
+        /* Back at once, again and again: sbx is in an orphaned group (its
+         * shell is gone), which the kernel does not stop, so nobody will
+         * ever hand it the terminal.  Rather than let the command and sbx
+         * trade stops and continues forever, the command gets its own
+         * terminal's foreground; sbx still leaves the caller's alone. */
+        long long now = sbx_now_ms();
+        s->bg_spins = now - s->bg_stop_at < 100 ? s->bg_spins + 1 : 0;
+        s->bg_stop_at = now;
+        if (s->bg_spins >= 3) {
+            tm->cmd_fg = 1;
+            return send_continue(s, 1);
+        }
+    }
     /* In the background sbx neither reads the terminal nor changes its
      * modes; the command runs without its terminal's foreground (pipe
      * mode: the flag means nothing). */
