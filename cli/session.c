@@ -14,7 +14,7 @@
  * and ours is raw, and they share the stdin window.  Job control is a
  * conversation: the runner says the command stopped, sbx either hands it
  * the terminal (it only wanted the terminal) or stops itself the same way,
- * and says continue when it runs again.
+ * and says continue when it runs again (job.c, with the signals).
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -29,31 +29,7 @@
 #include "protocol.h"
 #include "rules.h"
 #include "session.h"
-
-struct sess {
-    const struct session_req *r;
-    struct session_out *out;
-    sbx_conn *c;          /* NULL until the runner connects */
-    struct sbx_rules rules; /* which frame from the runner is legal now */
-    sbx_proc *runner;     /* the runner, or the launcher that starts it */
-    sbx_h *secret;        /* Windows: the pipe the runner takes its secret from */
-    sbx_h *in;            /* our stdin; NULL once it is done, and in pty mode
-                             when stream 0 is the terminal */
-    struct term *tm;      /* the terminal side (tty.h) */
-    sbx_h *keys;          /* where keys are read: fd 0 (owned) or the
-                             terminal handle (borrowed); NULL: none */
-    int keys_owned, keys_dead;
-    sbx_h *std[3];        /* our stdout/stderr in std[1], std[2] */
-    int dead[3];          /* writing there failed: drop that stream */
-    int tty_dead;         /* writing the terminal's output failed */
-    size_t in_flight;     /* stdin and keys sent, not yet acknowledged */
-    int spawned, done;
-    long long spawn_deadline; /* the runner must answer spawn by then */
-    int runner_died;
-    long long bg_stop_at; /* when sbx last came back from a stop still in
-                             the background */
-    int bg_spins;         /* how many such returns came in quick succession */
-};
+#include "session_int.h"
 
 static void set_msg(struct session_out *out, const char *fmt, ...) SBX_PRINTF(2, 3);
 
@@ -71,8 +47,6 @@ static const char *os_text(void)
 {
     return sbx_os_error_text(sbx_os_last_error());
 }
-
-static int forward_signals(struct sess *s);
 
 /* Writes a whole chunk to `h`: 0, or the write's error (< 0, not EINTR or
  * EAGAIN), or *fatal set with a session error when a signal handled
@@ -208,94 +182,8 @@ static int read_keys(struct sess *s)
     }
     sbx_conn_commit(s->c, SBX_F_DATA | SBX_TTY, got);
     s->in_flight += got;
+    s->out->bytes[SBX_STDIN] += got;
     return 0;
-}
-
-static int send_signal(struct sess *s, int sig)
-{
-    struct sbx_signal m = { sig };
-    char *json = NULL;
-    size_t len = 0;
-    int rc = sbx_signal_encode(&m, &json, &len);
-
-    return sbx_conn_put_json(s->c, SBX_F_SIGNAL, json, len, rc);
-}
-
-static int send_continue(struct sess *s, int foreground)
-{
-    struct sbx_continue m = { foreground };
-    char *json = NULL;
-    size_t len = 0;
-    int rc = sbx_continue_encode(&m, &json, &len);
-
-    return sbx_conn_put_json(s->c, SBX_F_CONTINUE, json, len, rc);
-}
-
-/* Sends the caller's window size when it is not the command's terminal's. */
-static int send_resize(struct sess *s)
-{
-    struct sbx_resize m;
-    char *json = NULL;
-    size_t len = 0;
-    int rc;
-
-    if (!term_resized(s->tm))
-        return 0;
-    m.size = s->tm->size;
-    rc = sbx_resize_encode(&m, &json, &len);
-    return sbx_conn_put_json(s->c, SBX_F_RESIZE, json, len, rc);
-}
-
-/* sbx is in its terminal's foreground: the command gets its own terminal's
- * foreground, at the size the caller's has now, and keys flow. */
-static int give_terminal(struct sess *s)
-{
-    int rc;
-
-    if ((rc = send_resize(s)) < 0)
-        return rc;
-    (void)term_take(s->tm);
-    s->tm->cmd_fg = 1;
-    return send_continue(s, 1);
-}
-
-/* The command stopped.  If it merely touched its terminal from the
- * background while the caller's terminal is ours to give, it gets it and
- * sbx goes on.  Otherwise sbx stops the same way, so the shell sees the job
- * stop (`Stopped`, $? 148 for Ctrl-Z) and a pipeline's other members stop
- * with it; `fg` or `bg` continue sbx, which continues the command in the
- * foreground or the background of its terminal. */
-static int on_stopped(struct sess *s, int sig)
-{
-    struct term *tm = s->tm;
-
-    if (tm->pty && (term_sig_is(sig, "TTIN") || term_sig_is(sig, "TTOU")) &&
-        term_foreground(tm))
-        return give_terminal(s);
-    (void)sbx_conn_flush(s->c);
-    term_release(tm);
-    (void)sbx_os_stop_self(sig);
-    if (tm->pty && term_foreground(tm))
-        return give_terminal(s);
-    if (tm->pty && (term_sig_is(sig, "TTIN") || term_sig_is(sig, "TTOU"))) {
-        /* Back at once, again and again: sbx is in an orphaned group (its
-         * shell is gone), which the kernel does not stop, so nobody will
-         * ever hand it the terminal.  Rather than let the command and sbx
-         * trade stops and continues forever, the command gets its own
-         * terminal's foreground; sbx still leaves the caller's alone. */
-        long long now = sbx_now_ms();
-        s->bg_spins = now - s->bg_stop_at < 100 ? s->bg_spins + 1 : 0;
-        s->bg_stop_at = now;
-        if (s->bg_spins >= 3) {
-            tm->cmd_fg = 1;
-            return send_continue(s, 1);
-        }
-    }
-    /* In the background sbx neither reads the terminal nor changes its
-     * modes; the command runs without its terminal's foreground (pipe
-     * mode: the flag means nothing). */
-    tm->cmd_fg = 0;
-    return send_continue(s, 0);
 }
 
 static int on_frame(struct sess *s, const sbx_frame *f)
@@ -314,14 +202,10 @@ static int on_frame(struct sess *s, const sbx_frame *f)
             break;
         s->spawned = 1;
         s->out->pid = sp.pid;
-        /* The command starts in its terminal's foreground only when sbx
-         * was in the caller's: take the caller's terminal now, and pass on
-         * a resize that happened while the command was starting. */
-        if (s->tm->pty && s->tm->cmd_fg) {
-            int rc = send_resize(s);
+        {
+            int rc = job_spawned(s);
             if (rc < 0)
                 return rc;
-            (void)term_take(s->tm);
         }
         /* A signal that arrived while the command was starting is its. */
         return forward_signals(s);
@@ -340,11 +224,15 @@ static int on_frame(struct sess *s, const sbx_frame *f)
     case SBX_F_CLOSE | SBX_TTY:
         return 0;
     case SBX_F_DATA | SBX_TTY:
+        /* Counted as the stream it is written to (the terminal itself, when
+         * only stdin is the terminal, is neither). */
+        if (s->tm->out == 1 || s->tm->out == 2)
+            s->out->bytes[s->tm->out] += f->len;
         return relay_tty(s, f->payload, f->len);
     case SBX_F_STOPPED:
         if (sbx_stopped_decode(f->payload, f->len, &stp, why) < 0)
             break;
-        return on_stopped(s, stp.signal);
+        return job_stopped(s, stp.signal);
     case SBX_F_CLOSE | SBX_STDIN:
         /* The child's stdin is closed: stop reading ours, leaving the rest
          * unread for whoever shares it. */
@@ -465,46 +353,12 @@ oom:
     return SBX_ENOMEM;
 }
 
-/* One signal sbx received.  Before the command exists there is nothing to
- * deliver it to: a window change or a continue changes nothing, a stop
- * stops sbx (and a launcher prompting in its group) like any program, and
- * anything else interrupts: sbx dies by the signal, and the runner, seeing
- * sbx gone, ends whatever it started.  Afterwards each signal goes, once
- * and as itself, to the command's process group, which decides what it
- * means; nothing escalates.  In pty mode a window change is a resize of the
- * command's terminal instead (which signals its foreground group itself),
- * and a continue that finds sbx back in the foreground gives the command
- * its terminal back along with the SIGCONT. */
-static int on_signal(struct sess *s, int sig)
-{
-    struct term *tm = s->tm;
-
-    if (!s->spawned) {
-        if (term_sig_is(sig, "WINCH") || term_sig_is(sig, "CONT"))
-            return 0;
-        if (term_sig_is(sig, "TSTP")) {
-            term_release(tm);
-            (void)sbx_os_stop_self(sig);
-            return 0;
-        }
-        s->out->result = SESSION_INTERRUPTED;
-        s->out->signal = sig;
-        return SBX_EINTR;
-    }
-    if (tm->pty && term_sig_is(sig, "WINCH"))
-        return send_resize(s);
-    if (tm->pty && term_sig_is(sig, "CONT") && !(tm->raw && tm->cmd_fg) &&
-        term_foreground(tm) && tm->t != NULL)
-        return give_terminal(s);
-    return send_signal(s, sig);
-}
-
-static int forward_signals(struct sess *s)
+int forward_signals(struct sess *s)
 {
     int sig, rc;
 
     while ((sig = sbx_sig_take()) != 0)
-        if ((rc = on_signal(s, sig)) < 0)
+        if ((rc = job_signal(s, sig)) < 0)
             return rc;
     return 0;
 }
