@@ -600,6 +600,9 @@ static void body_lead_session(void)
             pid_t standin;
             close(pp[0]);
             CHECK(setpgid(0, 0) == 0);
+            /* Once with our handlers installed, as in the runner. */
+            if (how == 1)
+                CHECK(sbx_sig_init(NULL) == 0 && sbx_sig_ignore_console() == 0);
             standin = getpid();
             CHECK(sbx_os_lead_session() == 0);
             CHECK(getpid() != standin && getsid(0) == getpid() && getppid() == standin);
