@@ -851,6 +851,42 @@ Test(tty, stop_and_continue_in_pipe_mode, .timeout = 30)
     run_child(body_stop_pipe_mode, 20000);
 }
 
+/* Ctrl-Z at sbx in pipe mode arrives as SIGTSTP, forwarded to the
+ * command's group: the group is not orphaned (its parent, the runner, is
+ * in the session outside it), so the stop happens and is seen. */
+static void body_forwarded_tstp(void)
+{
+    struct sbx_spawn_opts o = sh_opts("echo up; read x; exit 0");
+    struct sbx_spawn_fail fail;
+    struct text out = { "", 0 };
+    struct sbx_exit st;
+    sbx_proc *p = NULL;
+    int sig = -1;
+
+    CHECK(sbx_os_lead_session() == 0);
+    CHECK(sbx_sig_init(NULL) == 0);
+    CHECK(sbx_sig_ignore_console() == 0);
+    o.new_group = 1;
+    CHECK(sbx_proc_spawn(&o, &p, &fail) == 0);
+    CHECK(read_until(o.stdio[1].h, &out, "up", 5000));
+    CHECK(sbx_proc_kill_group(p, SIGTSTP) == 0);
+    CHECK(wait_state(p, &sig, 5000) == 1);
+    CHECK(sig == SIGTSTP);
+    CHECK(sbx_proc_continue(p, 0) == 0);
+    CHECK(wait_state(p, &sig, 5000) == 1 && sig == 0);
+    put(o.stdio[0].h, "x\n");
+    CHECK(wait_exit(p, &st, 5000));
+    CHECK(st.how == SBX_EXITED && st.code == 0);
+    for (int i = 0; i < 3; i++)
+        sbx_h_close(o.stdio[i].h);
+    sbx_proc_free(p);
+}
+
+Test(tty, forwarded_tstp_stops_a_pipe_mode_command, .timeout = 30)
+{
+    run_child(body_forwarded_tstp, 20000);
+}
+
 static struct sbx_spawn_opts cat_on_tty(struct sbx_spawn_tty *tty, int fg)
 {
     static char *cat_argv[] = { (char *)"cat", NULL };
