@@ -303,8 +303,9 @@ int sbx_tty_foreground(sbx_tty *t);
  * a stop, someone else may have changed them).  Only in the foreground:
  * SBX_EAGAIN otherwise, and the terminal is left alone.  While raw, a
  * signal that kills sbx outright (SIGSEGV, SIGBUS, SIGFPE, SIGILL,
- * SIGABRT, SIGSYS, SIGXCPU, SIGXFSZ, SIGTRAP), sbx_os_exit_like() and
- * exit() restore it first. */
+ * SIGABRT, SIGSYS, SIGXCPU, SIGXFSZ, SIGTRAP, SIGALRM, ...: those at their
+ * default action when sbx first goes raw), sbx_os_exit_like() and exit()
+ * restore it first. */
 int sbx_tty_raw(sbx_tty *t);
 /* Puts the saved modes back, after pending output is written, if the
  * terminal is raw and this process is in the foreground; never stops the

@@ -498,6 +498,8 @@ static void raw_then_end(int how)
         } else if (how == 2) {
             struct sbx_exit st = { SBX_SIGNALED, 0, SIGTERM, 0, 0 };
             sbx_os_exit_like(&st);
+        } else if (how == 4) {
+            kill(getpid(), SIGALRM); /* from outside, as far as we know */
         } else {
             exit(3); /* without closing t */
         }
@@ -511,6 +513,8 @@ static void raw_then_end(int how)
         CHECK(WIFSIGNALED(status) && WTERMSIG(status) == SIGABRT);
     else if (how == 2)
         CHECK(WIFSIGNALED(status) && WTERMSIG(status) == SIGTERM);
+    else if (how == 4)
+        CHECK(WIFSIGNALED(status) && WTERMSIG(status) == SIGALRM);
     else
         CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 3);
     CHECK(tcgetattr(f, &now) == 0);
@@ -521,6 +525,7 @@ static void body_crash(void) { raw_then_end(0); }
 static void body_abort(void) { raw_then_end(1); }
 static void body_exit_like(void) { raw_then_end(2); }
 static void body_exit(void) { raw_then_end(3); }
+static void body_alarm(void) { raw_then_end(4); }
 
 Test(tty, restored_when_sbx_crashes, .timeout = 30)
 {
@@ -540,6 +545,11 @@ Test(tty, restored_by_exit_like, .timeout = 30)
 Test(tty, restored_at_exit, .timeout = 30)
 {
     run_child(body_exit, 20000);
+}
+
+Test(tty, restored_when_an_unwatched_signal_kills_sbx, .timeout = 30)
+{
+    run_child(body_alarm, 20000);
 }
 
 /* ---- this process: session and stops ---- */
