@@ -123,9 +123,9 @@ struct sbx_stdio {
  * process's controlling terminal; and starts the command as the leader of a
  * new process group in this session -- not a session leader, so that the
  * terminal's stop signals (Ctrl-Z, SIGTTIN, SIGTTOU) can stop it -- with
- * each stream in `streams` on the terminal and the others as stdio[] says.
- * The caller's own terminal is never involved: only the new one reaches the
- * command. */
+ * each stream in `streams` on the terminal (its stdio[] entry is ignored
+ * and its h stays NULL) and the others as stdio[] says.  The caller's own
+ * terminal is never involved: only the new one reaches the command. */
 struct sbx_spawn_tty {
     unsigned streams;   /* bit n: standard stream n is the terminal */
     int foreground;     /* the command's group starts as the terminal's

@@ -8,6 +8,7 @@
  * that report.  Every wait in here has a deadline. */
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -703,11 +704,14 @@ static void body_spawn_tty(void)
     dev = fd_rdev(pid, 0);
     CHECK(dev != 0 && (long)dev == ids.tty_nr);
     CHECK(fd_rdev(pid, 1) == dev && fd_rdev(pid, 2) == dev);
-    /* Owned by us (the account it runs as), mode 0620. */
+    /* Owned by us (the account it runs as), mode 0620, and as root group
+     * tty where there is one. */
     snprintf(path, sizeof(path), "/proc/%lld/fd/0", pid);
     CHECK(stat(path, &fst) == 0);
     CHECK(fst.st_uid == geteuid());
     CHECK((fst.st_mode & 07777) == 0620);
+    if (geteuid() == 0 && getgrnam("tty") != NULL)
+        CHECK(fst.st_gid == getgrnam("tty")->gr_gid);
 
     put(o.tty_master, "hello\n");
     CHECK(read_until(o.tty_master, &out, "got:hello", 5000));
@@ -722,6 +726,57 @@ static void body_spawn_tty(void)
 Test(tty, spawn_with_a_terminal, .timeout = 30)
 {
     run_child(body_spawn_tty, 20000);
+}
+
+/* Run as another account, the command owns its terminal and can use it,
+ * /dev/tty included, with nothing of root's left on it. */
+static void body_spawn_as_nobody(void)
+{
+    struct sbx_spawn_opts o = sh_opts("id -u; echo via-dev-tty >/dev/tty; echo done");
+    struct sbx_spawn_tty tty;
+    struct sbx_spawn_fail fail;
+    struct text out = { "", 0 };
+    struct sbx_exit st;
+    struct stat fst;
+    sbx_account *a = NULL;
+    sbx_proc *p = NULL;
+    char path[64], want[32];
+
+    CHECK(sbx_account_lookup("nobody", &a) == 0);
+    CHECK(sbx_os_lead_session() == 0);
+    CHECK(sbx_sig_init(NULL) == 0);
+    CHECK(sbx_sig_ignore_console() == 0);
+    memset(&tty, 0, sizeof(tty));
+    tty.streams = 7;
+    tty.foreground = 1;
+    o.tty = &tty;
+    o.as = a;
+    o.cwd = "/";
+    CHECK(sbx_proc_spawn(&o, &p, &fail) == 0);
+    snprintf(path, sizeof(path), "/proc/%lld/fd/0", sbx_proc_pid(p));
+    CHECK(stat(path, &fst) == 0);
+    CHECK((long long)fst.st_uid == sbx_account_uid(a));
+    CHECK((fst.st_mode & 07777) == 0620);
+    snprintf(want, sizeof(want), "%lld\r\n", sbx_account_uid(a));
+    CHECK(read_until(o.tty_master, &out, "done", 5000));
+    CHECK(strstr(out.s, want) != NULL && strstr(out.s, "via-dev-tty") != NULL);
+    CHECK(wait_exit(p, &st, 5000));
+    CHECK(st.how == SBX_EXITED && st.code == 0);
+    sbx_h_close(o.tty_master);
+    sbx_proc_free(p);
+    sbx_account_free(a);
+}
+
+Test(tty, spawn_as_another_account_owns_its_terminal, .timeout = 30)
+{
+    struct sbx_account *a = NULL;
+
+    if (geteuid() != 0)
+        cr_skip_test("needs root, to run a command as nobody");
+    if (sbx_account_lookup("nobody", &a) < 0)
+        cr_skip_test("no account nobody here");
+    sbx_account_free(a);
+    run_child(body_spawn_as_nobody, 20000);
 }
 
 static void body_spawn_mixed(void)
