@@ -30,14 +30,13 @@ static struct termios emerg_modes;
 static sbx_tty *live; /* the terminal that is raw, for exit paths */
 static int exit_hooked;
 
-/* Signals whose default action ends sbx outright (the faults, and those
- * nobody sends on purpose but that kill all the same), each with the
- * disposition it had before ours, which it gets back before it is raised
- * again.  The ones sbx watches (sbx_sig_forwarded) end it through
- * sbx_os_exit_like instead. */
+/* Signals whose default action ends sbx outright: the faults, and the
+ * others that kill by default and that sbx does not watch (the watched
+ * ones end it through sbx_os_exit_like).  Each keeps the disposition it
+ * had before ours, which it gets back before it is raised again. */
 static const int fatal_sigs[] = {
-    SIGSEGV, SIGBUS, SIGFPE,    SIGILL,  SIGABRT, SIGSYS, SIGXCPU, SIGXFSZ,
-    SIGTRAP, SIGALRM, SIGVTALRM, SIGPROF, SIGIO,
+    SIGSEGV, SIGBUS,  SIGFPE,    SIGILL,  SIGABRT, SIGSYS, SIGXCPU,
+    SIGXFSZ, SIGTRAP, SIGVTALRM, SIGPROF, SIGALRM, SIGIO,
 #ifdef SIGPWR
     SIGPWR,
 #endif
