@@ -21,12 +21,12 @@ FUZZ_HARNESSES := fuzz_frame fuzz_rules fuzz_spawn fuzz_msg fuzz_winargv fuzz_wt
 
 # The sources each harness links, compiled again here with coverage and
 # sanitizer instrumentation (the objects in $(B)/obj have neither).
-FUZZ_SRC_fuzz_frame   := src/frame.c src/proto.c src/rules.c src/err.c
+FUZZ_SRC_fuzz_frame   := src/frame.c src/proto.c src/json.c src/rules.c src/err.c
 FUZZ_SRC_fuzz_rules   := src/rules.c src/frame.c src/err.c
-FUZZ_SRC_fuzz_spawn   := src/proto.c src/err.c
-FUZZ_SRC_fuzz_msg     := src/proto.c src/err.c
+FUZZ_SRC_fuzz_spawn   := src/proto.c src/json.c src/err.c
+FUZZ_SRC_fuzz_msg     := src/proto.c src/json.c src/err.c
 FUZZ_SRC_fuzz_winargv := src/winargv.c
-FUZZ_SRC_fuzz_wtf8    := src/wtf8.c src/proto.c src/err.c
+FUZZ_SRC_fuzz_wtf8    := src/wtf8.c src/proto.c src/json.c src/err.c
 
 # Harnesses taking JSON payloads start from the protocol's member names.
 FUZZ_DICT_fuzz_frame := $(FB)/json.dict
