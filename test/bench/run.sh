@@ -105,6 +105,7 @@ if [ "$quick" = 1 ]; then
     tt_reps=5
     mem_reps=1
     cc_n=32 cc_rounds=1
+    pt_rounds=2 pt_runs=2
     w_st_rounds=2 w_st_runs=5 w_tp_size=64 w_tp_rounds=1
 else
     st_rounds=10 st_runs=32
@@ -113,6 +114,7 @@ else
     tt_reps=15
     mem_reps=5
     cc_n=32 cc_rounds=5
+    pt_rounds=5 pt_runs=2
     w_st_rounds=5 w_st_runs=8 w_tp_size=256 w_tp_rounds=3
 fi
 
@@ -307,6 +309,41 @@ row "Concurrency: $cc_n x 64 MiB at once" \
     "$cc_n \`cat FILE | same FILE\`: $(cell "$R/conc_direct.t" 1 2 s); as a 2-hop relay: $(cell "$R/conc_relay.t" 1 2 s)" \
     "${ratio}x direct, ${rratio}x the relay" "all byte-exact" \
     "$( [ "$(cat "$R/conc-sbx.ok")" = "$cc_n" ] && echo yes || echo '**no**')"
+
+# ---- through a terminal -----------------------------------------------------
+
+# 64 MiB written to a terminal: the command on a pseudo-terminal of
+# script(1)'s directly, through sbx (which then gives it a terminal of its
+# own and relays it), and through sudo with use_pty (which does the same).
+# The output crosses the line discipline (ONLCR) either way.
+if command -v script >/dev/null 2>&1; then
+    say "through a terminal (64 MiB, $((pt_rounds * pt_runs)) runs each)"
+    pt_cmds=(pty_direct "script -qfec 'cat $F_64' /dev/null </dev/null >/dev/null"
+             pty_sbx "script -qfec '$SBX run --same-user -- cat $F_64' /dev/null </dev/null >/dev/null")
+    pty_sudo=0
+    if [ "$have_sudo" = 1 ] && sudo -n -l 2>/dev/null | grep -q use_pty; then
+        pty_sudo=1
+        pt_cmds+=(pty_sudo "script -qfec 'sudo -n cat $F_64' /dev/null </dev/null >/dev/null")
+    else
+        note "pty row without sudo: sudo is missing, asks for a password, or has no use_pty default."
+    fi
+    hf pty sh 1 "$pt_rounds" "$pt_runs" "${pt_cmds[@]}"
+    ratio=$(calc "%.2f" "$(med "$R/pty_sbx.t") / $(med "$R/pty_direct.t")")
+    if [ "$pty_sudo" = 1 ]; then
+        sratio=$(calc "%.2f" "$(med "$R/pty_sbx.t") / $(med "$R/pty_sudo.t")")
+        row "Through a terminal, 64 MiB" \
+            "\`script -c 'sbx run --same-user -- cat FILE'\`: $(cell "$R/pty_sbx.t" 1 3 s)" \
+            "\`script -c 'sudo cat FILE'\` (use_pty): $(cell "$R/pty_sudo.t" 1 3 s); \`script -c 'cat FILE'\`: $(cell "$R/pty_direct.t" 1 3 s)" \
+            "${sratio}x sudo, ${ratio}x direct" "<= 1.0x sudo" "$(yesno "$sratio <= 1.0")"
+    else
+        row "Through a terminal, 64 MiB" \
+            "\`script -c 'sbx run --same-user -- cat FILE'\`: $(cell "$R/pty_sbx.t" 1 3 s)" \
+            "\`script -c 'cat FILE'\`: $(cell "$R/pty_direct.t" 1 3 s)" \
+            "${ratio}x direct" "(no sudo to compare)" "-"
+    fi
+else
+    note "pty row skipped: script(1) (util-linux) is missing."
+fi
 
 # ---- Windows under Wine -----------------------------------------------------
 
