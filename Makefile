@@ -116,11 +116,6 @@ $(B)/test/integration: $(call obj,$(B),$(INTEG_SRC))
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(CRIT_LIBS)
 
-# The unit tests still hand string literals to char * parameters (about 45
-# places in test_proto.c and test_winargv.c); until they stop, -Wwrite-strings
-# is the one project warning they are spared.
-$(B)/obj/test/unit/%.o: TEST_CFLAGS += -Wno-write-strings
-
 # The helper programs are one file each, with the tests' flags.
 $(B)/test/sbx-%: test/helper/sbx-%.c | $(B)/.deps-test
 	@mkdir -p $(dir $@)

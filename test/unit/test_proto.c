@@ -118,14 +118,15 @@ static void spawn_round_trip(char **argv, size_t argc, const char *cwd, char **e
 
 Test(proto, spawn_round_trip_awkward_strings)
 {
-    char *argv[] = { "prog", "", " ", "a b", "\"", "\\", "a\\\"b\\", "*", "?", "[x]", "$HOME",
+    const char *argv[] = { "prog", "", " ", "a b", "\"", "\\", "a\\\"b\\", "*", "?", "[x]", "$HOME",
                      "%PATH%", "tab\there", "line\nbreak", "caf\xc3\xa9", "\xe2\x82\xac",
                      "\xf0\x9f\x98\x80", "\xff\xfe", "\xc3", "\xed\xa0\x80", "\x01\x1f\x7f",
                      "mixed \xc3\xa9 and \xff" };
-    char *env[] = { "A=1", "EMPTY=", "WEIRD=\xff=x", "A=2", "=C:=C:\\work" };
+    const char *env[] = { "A=1", "EMPTY=", "WEIRD=\xff=x", "A=2", "=C:=C:\\work" };
 
-    spawn_round_trip(argv, sizeof(argv) / sizeof(argv[0]), "/dir with space/\xff",
-                     env, sizeof(env) / sizeof(env[0]));
+    /* The encoder only reads the strings. */
+    spawn_round_trip((char **)argv, sizeof(argv) / sizeof(argv[0]), "/dir with space/\xff",
+                     (char **)env, sizeof(env) / sizeof(env[0]));
 }
 
 Test(proto, spawn_round_trip_random_bytes)
@@ -155,8 +156,9 @@ Test(proto, spawn_round_trip_random_bytes)
 
 Test(proto, spawn_options_round_trip)
 {
-    char *argv[] = { "sleep", "100" }, *env[] = { "A=1" };
-    struct sbx_spawn_req in = { .argv = argv, .argc = 2, .cwd = "/", .env = env, .envc = 1,
+    const char *argv[] = { "sleep", "100" }, *env[] = { "A=1" };
+    struct sbx_spawn_req in = { .argv = (char **)argv, .argc = 2, .cwd = (char *)"/",
+                                .env = (char **)env, .envc = 1,
                                  .timeout_ms = 90000, .kill_after_ms = 2500 }, out;
     char why[SBX_WHY] = "";
     char *json;
@@ -179,9 +181,10 @@ Test(proto, spawn_options_round_trip)
 
 Test(proto, spawn_user_round_trip_and_bounds)
 {
-    char *argv[] = { "id" }, *env[] = { "A=1" }, name[SBX_MAX_USER + 2];
-    struct sbx_spawn_req in = { .argv = argv, .argc = 1, .cwd = "/", .env = env, .envc = 1,
-                                 .user = "build" }, out;
+    const char *argv[] = { "id" }, *env[] = { "A=1" };
+    char name[SBX_MAX_USER + 2];
+    struct sbx_spawn_req in = { .argv = (char **)argv, .argc = 1, .cwd = (char *)"/",
+                                .env = (char **)env, .envc = 1, .user = (char *)"build" }, out;
     char why[SBX_WHY] = "", *json;
     size_t len;
 
@@ -297,8 +300,9 @@ Test(proto, spawn_argc_cap)
 Test(proto, spawned_and_errors_round_trip)
 {
     struct sbx_spawned sp = { 4242 }, sp2;
-    struct sbx_spawn_error se = { "exec", SBX_EACCES, 13, "Permission denied" }, se2;
-    struct sbx_error_msg em = { "something broke" }, em2;
+    struct sbx_spawn_error se = { (char *)"exec", SBX_EACCES, 13, (char *)"Permission denied" };
+    struct sbx_spawn_error se2;
+    struct sbx_error_msg em = { (char *)"something broke" }, em2;
     struct sbx_signal t = { 15 }, t2;
     char why[SBX_WHY] = "";
     char *json;
@@ -441,8 +445,9 @@ Test(proto, utf8_validation)
 
 static void tty_round_trip(const struct sbx_tty_req *t)
 {
-    char *argv[] = { "sh" }, *env[] = { "A=1" };
-    struct sbx_spawn_req in = { .argv = argv, .argc = 1, .cwd = "/", .env = env, .envc = 1 };
+    const char *argv[] = { "sh" }, *env[] = { "A=1" };
+    struct sbx_spawn_req in = { .argv = (char **)argv, .argc = 1, .cwd = (char *)"/",
+                                .env = (char **)env, .envc = 1 };
     struct sbx_spawn_req out;
     char why[SBX_WHY] = "", *json;
     size_t len;
@@ -480,18 +485,18 @@ Test(proto, spawn_tty_round_trip)
 {
     struct sbx_tty_req cases[] = {
         { .present = 1, .streams = 7, .foreground = 1, .size = { 40, 120 },
-          .term = "xterm-256color", .have_modes = 1,
+          .term = (char *)"xterm-256color", .have_modes = 1,
           .modes = { 0x4500, 0x5, 0xbf, 0x8a3b, 15, 15, { 3, 0x1c, 0x7f, 0x15, 4, 0, 1 }, 7 } },
         { .present = 1, .streams = 6, .foreground = 1 },             /* --pty in CI */
         { .present = 1, .streams = 1, .foreground = 0, .size = { 24, 80 } }, /* only stdin */
-        { .present = 1, .streams = 2, .size = { 1, 1 }, .term = "dumb" },
+        { .present = 1, .streams = 2, .size = { 1, 1 }, .term = (char *)"dumb" },
         { .present = 1, .streams = 4, .size = { 65535, 65535 } },
         { .present = 1, .streams = 5, .have_modes = 1,
           .modes = { 0, 0, 0, 0, 0, 0, { 0 }, 1 } },                 /* one disabled cc */
         { .present = 1, .streams = 3, .have_modes = 1,
           .modes = { 0xffffffffUL, 0xffffffffUL, 0xffffffffUL, 0xffffffffUL, 0xffffffffUL,
                      0xffffffffUL, { 0xff }, SBX_TTY_NCC } },
-        { .present = 1, .streams = 7, .term = " !~" },              /* printable edges */
+        { .present = 1, .streams = 7, .term = (char *)" !~" },             /* printable edges */
     };
     char term[SBX_MAX_TERM + 1];
 
@@ -506,8 +511,9 @@ Test(proto, spawn_tty_round_trip)
 /* The encoder never reads past cc[], whatever ncc says. */
 Test(proto, spawn_tty_encoder_clamps_ncc)
 {
-    char *argv[] = { "sh" };
-    struct sbx_spawn_req in = { .argv = argv, .argc = 1, .cwd = "/", .env = NULL, .envc = 0 };
+    const char *argv[] = { "sh" };
+    struct sbx_spawn_req in = { .argv = (char **)argv, .argc = 1, .cwd = (char *)"/", .env = NULL,
+                                .envc = 0 };
     char *json;
     size_t len;
 

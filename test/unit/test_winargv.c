@@ -46,7 +46,7 @@ Test(winargv, table)
     };
 
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-        char *argv[] = { "prog.exe", (char *)cases[i].arg, NULL };
+        char *argv[] = { (char *)"prog.exe", (char *)cases[i].arg, NULL };
         char want[256];
         snprintf(want, sizeof(want), "prog.exe %s", cases[i].quoted);
         expect_cmdline(argv, want);
@@ -55,9 +55,9 @@ Test(winargv, table)
 
 Test(winargv, argv0)
 {
-    char *spaced[] = { "C:\\Program Files\\x.exe", "a", NULL };
-    char *quote[] = { "bad\"name", NULL };
-    char *empty[] = { "", NULL };
+    char *spaced[] = { (char *)"C:\\Program Files\\x.exe", (char *)"a", NULL };
+    char *quote[] = { (char *)"bad\"name", NULL };
+    char *empty[] = { (char *)"", NULL };
     char *out = NULL;
 
     expect_cmdline(spaced, "\"C:\\Program Files\\x.exe\" a");
@@ -103,7 +103,7 @@ Test(winargv, random_round_trip)
         char *line = NULL, **back;
         size_t argc = 1 + (size_t)(rand() % 6), n;
 
-        argv[0] = "prog.exe";
+        argv[0] = (char *)"prog.exe";
         for (size_t i = 1; i < argc; i++) {
             size_t len = (size_t)(rand() % 9);
             argv[i] = malloc(len + 1);
