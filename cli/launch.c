@@ -106,11 +106,15 @@ int launch_start(const struct session_req *r, const char *nonce, const char *nam
     so.argv = argv;
     so.search_path = r->launcher != NULL;
     so.elevate = r->elevate;
-    if (r->launcher == NULL || !r->interactive)
+    if (r->launcher == NULL || !r->interactive) {
         /* The terminal's signals are for sbx to forward; without a prompt
-         * to show, the launcher does not need the terminal at all. */
+         * to show, the launcher does not need the terminal at all.  A new
+         * session also makes the runner started directly the leader of one
+         * already, as it must be to give the command a terminal of its own
+         * (sbx_os_lead_session then has nothing to do). */
         so.new_group = 1;
-    so.new_session = r->launcher != NULL && !r->interactive;
+        so.new_session = 1;
+    }
     so.stdio[0].kind = by_stdin ? SBX_STDIO_PIPE : SBX_STDIO_NULL;
     so.stdio[1].kind = SBX_STDIO_NULL;
     /* The runner's own diagnostics, and the launcher's messages. */

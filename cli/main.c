@@ -15,6 +15,7 @@
 #include "protocol.h"
 #include "report.h"
 #include "session.h"
+#include "tty.h"
 
 #define EXIT_TIMED_OUT 124
 #define EXIT_SBX_FAILED 125
@@ -75,11 +76,15 @@ static const char usage_run[] =
     "      --same-user         run COMMAND as the calling user, crossing no\n"
     "                          boundary\n"
     "      --timeout DURATION  stop COMMAND after DURATION: its process group gets\n"
-    "                          SIGTERM, then SIGKILL after the --kill-after grace;\n"
-    "                          sbx exits 124\n"
-    "      --kill-after DURATION  grace between the polite stop and the end of the\n"
-    "                          whole tree, for --timeout and for forwarded signals\n"
-    "                          (default 5s)\n"
+    "                          SIGTERM (and SIGCONT), then SIGKILL after the\n"
+    "                          --kill-after grace; sbx exits 124\n"
+    "      --kill-after DURATION  grace between --timeout's SIGTERM and the end of\n"
+    "                          the whole tree (default 5s)\n"
+    "      --pty               give COMMAND a terminal of its own even where sbx's\n"
+    "                          streams are not a terminal (without one: 80x24, on\n"
+    "                          stdout and stderr)\n"
+    "      --no-pty            never give COMMAND a terminal: its streams are pipes\n"
+    "                          and opening /dev/tty fails at once\n"
     "      --connect-timeout DURATION  bound on starting the runner, the handshake\n"
     "                          and starting COMMAND (default 10s)\n"
     "      --report FILE       when the run ends, write a JSON summary to FILE\n"
@@ -96,8 +101,19 @@ static const char usage_run[] =
     "\n"
     "COMMAND gets sbx's environment, unchanged unless the options above change\n"
     "it, and is looked up in that environment's PATH like execvp(3).\n"
-    "SIGINT, SIGTERM, SIGHUP and SIGQUIT received by sbx go to COMMAND's whole\n"
-    "process group; a second one, or the grace running out, sends SIGKILL.\n"
+    "\n"
+    "At a terminal (when any of sbx's stdin, stdout and stderr is its\n"
+    "controlling terminal, or with --pty; the last of --pty and --no-pty wins),\n"
+    "COMMAND gets a new terminal of its own with the caller's size and modes:\n"
+    "each stream that is the terminal in sbx is that terminal in COMMAND, the\n"
+    "others stay pipes.  Keys reach it as typed, the window size follows, and\n"
+    "job control works as inline: Ctrl-Z stops COMMAND and sbx, fg and bg\n"
+    "continue both.  The caller's terminal is restored when sbx ends.\n"
+    "\n"
+    "Signals received by sbx (INT, TERM, HUP, QUIT, USR1, USR2, WINCH, CONT,\n"
+    "TSTP) are delivered once, as themselves, to COMMAND's process group; it\n"
+    "decides what they mean.  Only --timeout, or sbx going away, ends it by\n"
+    "force.\n"
     "\n"
     "Exit status:\n"
     "  N        COMMAND exited with status N\n"
@@ -361,6 +377,8 @@ static int cmd_run(int argc, char **argv)
         { "kill-after", required_argument, NULL, 'k' },
         { "connect-timeout", required_argument, NULL, 'T' },
         { "report", required_argument, NULL, 'r' },
+        { "pty", no_argument, NULL, 'P' },
+        { "no-pty", no_argument, NULL, 'N' },
         { "help", no_argument, NULL, 'h' },
         { "version", no_argument, NULL, 'V' },
         { NULL, 0, NULL, 0 },
@@ -368,10 +386,11 @@ static int cmd_run(int argc, char **argv)
     struct env_op *ops;
     size_t nops = 0;
     const char *chdir_to = NULL, *user = NULL, *via = NULL;
-    int clear = 0, same_user = 0, batch = 0, opt;
+    int clear = 0, same_user = 0, batch = 0, pty = TERM_AUTO, opt;
     long long timeout_ms = 0, kill_after_ms = SBX_KILL_AFTER_MS, connect_ms = SBX_CONNECT_MS;
     struct session_req req;
     struct session_out out;
+    struct term term;
     char *cwd = NULL, *runner, **env, **launcher = NULL;
     int status;
 
@@ -430,6 +449,12 @@ static int cmd_run(int argc, char **argv)
                 die_usage("%s", "--report wants a file name");
             report_path = optarg;
             break;
+        case 'P':
+            pty = TERM_PTY;
+            break;
+        case 'N':
+            pty = TERM_NO_PTY;
+            break;
         case 'h':
             print_or_die(usage_run);
             break;
@@ -471,7 +496,13 @@ static int cmd_run(int argc, char **argv)
     req.spawn.kill_after_ms = kill_after_ms;
     req.runner = runner;
     req.connect_ms = (int)connect_ms;
+    /* Decided last, so no usage error can leave the terminal open. */
+    term_decide(&term, pty, getenv("TERM"), &req.spawn.tty);
+    req.term = &term;
     session_run(&req, &out);
+    /* Restored and closed before any message, and before sbx ends the
+     * way the command did. */
+    term_close(&term);
 
     switch (out.result) {
     case SESSION_EXITED:

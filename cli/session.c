@@ -7,6 +7,14 @@
  * pushes back through the channel to the child).  Our stdin is read only
  * while the stdin window has room, so a command that never reads its stdin
  * is never flooded and control frames are never stuck behind input.
+ *
+ * In pty mode the command's terminal output arrives as terminal data and
+ * goes to our stdout (or stderr, or the terminal itself, see tty.h); keys
+ * go the other way only while the command holds its terminal's foreground
+ * and ours is raw, and they share the stdin window.  Job control is a
+ * conversation: the runner says the command stopped, sbx either hands it
+ * the terminal (it only wanted the terminal) or stops itself the same way,
+ * and says continue when it runs again (job.c, with the signals).
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -21,24 +29,7 @@
 #include "protocol.h"
 #include "rules.h"
 #include "session.h"
-
-struct sess {
-    const struct session_req *r;
-    struct session_out *out;
-    sbx_conn *c;          /* NULL until the runner connects */
-    struct sbx_rules rules; /* which frame from the runner is legal now */
-    sbx_proc *runner;     /* the runner, or the launcher that starts it */
-    sbx_h *secret;        /* Windows: the pipe the runner takes its secret from */
-    sbx_h *in;            /* our stdin; NULL once it is done */
-    sbx_h *std[3];        /* our stdout/stderr in std[1], std[2] */
-    int dead[3];          /* writing there failed: drop that stream */
-    size_t in_flight;     /* stdin sent, not yet acknowledged */
-    int spawned, done;
-    long long spawn_deadline; /* the runner must answer spawn by then */
-    int signals;          /* forwarded so far */
-    long long escalate_at; /* when to end the whole tree; 0: not armed */
-    int runner_died;
-};
+#include "session_int.h"
 
 static void set_msg(struct session_out *out, const char *fmt, ...) SBX_PRINTF(2, 3);
 
@@ -57,37 +48,76 @@ static const char *os_text(void)
     return sbx_os_error_text(sbx_os_last_error());
 }
 
-static int forward_signals(struct sess *s);
+/* Writes a whole chunk to `h`: 0, or the write's error (< 0, not EINTR or
+ * EAGAIN), or *fatal set with a session error when a signal handled
+ * meanwhile failed. */
+static int write_all(struct sess *s, sbx_h *h, const uint8_t *p, size_t n, int *fatal)
+{
+    *fatal = 0;
+    while (n > 0) {
+        size_t put;
+        int rc = sbx_h_write(h, p, n, &put);
+        if (rc == SBX_EINTR) {
+            /* A signal while a slow reader holds us here must still reach
+             * the command now, not when the reader catches up. */
+            if ((rc = forward_signals(s)) < 0) {
+                *fatal = 1;
+                return rc;
+            }
+            (void)sbx_conn_flush(s->c);
+            continue;
+        }
+        if (rc == SBX_EAGAIN) {
+            /* Someone else made the shared descriptor non-blocking (or it
+             * is the terminal's own, which is). */
+            struct sbx_wait w = { h, NULL, SBX_EV_WRITE, 0 };
+            (void)sbx_wait(&w, 1, 1000);
+            continue;
+        }
+        if (rc < 0)
+            return rc;
+        p += put;
+        n -= put;
+    }
+    return 0;
+}
 
 /* Writes a whole chunk to our stdout or stderr.  When the reader is gone,
  * the stream is dropped and the runner is asked to close the child's end,
  * so the child gets the broken pipe it would have got inline. */
 static int relay(struct sess *s, int stream, const uint8_t *p, size_t n)
 {
-    while (n > 0 && !s->dead[stream]) {
-        size_t put;
-        int rc = sbx_h_write(s->std[stream], p, n, &put);
-        if (rc == SBX_EINTR) {
-            /* A signal while a slow reader holds us here must still reach
-             * the command now, not when the reader catches up. */
-            if ((rc = forward_signals(s)) < 0)
-                return rc;
-            (void)sbx_conn_flush(s->c);
-            continue;
-        }
-        if (rc == SBX_EAGAIN) {
-            /* Someone else made the shared descriptor non-blocking. */
-            struct sbx_wait w = { s->std[stream], NULL, SBX_EV_WRITE, 0 };
-            (void)sbx_wait(&w, 1, 1000);
-            continue;
-        }
-        if (rc < 0) {
-            s->dead[stream] = 1;
-            return sbx_conn_put(s->c, SBX_F_CLOSE | (unsigned)stream, NULL, 0);
-        }
-        p += put;
-        n -= put;
+    int fatal, rc;
+
+    if (s->dead[stream])
+        return 0;
+    rc = write_all(s, s->std[stream], p, n, &fatal);
+    if (rc < 0 && fatal)
+        return rc;
+    if (rc < 0) {
+        s->dead[stream] = 1;
+        return sbx_conn_put(s->c, SBX_F_CLOSE | (unsigned)stream, NULL, 0);
     }
+    return 0;
+}
+
+/* The command's terminal output, passed as it is (its terminal did the
+ * output processing).  A terminal has one output for both streams, so when
+ * ours fails (the reader of our stdout is gone, the terminal hung up) the
+ * rest is dropped: the command's terminal keeps working, as a terminal
+ * whose screen nobody reads does. */
+static int relay_tty(struct sess *s, const uint8_t *p, size_t n)
+{
+    sbx_h *h = term_out(s->tm, s->std);
+    int fatal, rc;
+
+    if (s->tty_dead || h == NULL)
+        return 0;
+    rc = write_all(s, h, p, n, &fatal);
+    if (rc < 0 && fatal)
+        return rc;
+    if (rc < 0)
+        s->tty_dead = 1;
     return 0;
 }
 
@@ -124,8 +154,41 @@ static int read_stdin(struct sess *s)
     return 0;
 }
 
+/* Keys typed at the caller's terminal, as bytes: Ctrl-C, Ctrl-Z and the
+ * rest reach the command's terminal, whose line discipline makes of them
+ * what the caller's would have made inline. */
+static int read_keys(struct sess *s)
+{
+    size_t room = SBX_STDIN_WINDOW - s->in_flight, got;
+    uint8_t *dst;
+    int rc;
+
+    if (room > SBX_CHUNK)
+        room = SBX_CHUNK;
+    if ((dst = sbx_conn_reserve(s->c, room)) == NULL)
+        return SBX_ENOMEM;
+    rc = sbx_h_read(s->keys, dst, room, &got);
+    if (rc == SBX_EAGAIN || rc == SBX_EINTR)
+        return 0;
+    if (rc < 0 || got == 0) {
+        /* In the background a read fails rather than stops us: leave the
+         * terminal alone until we are back in the foreground.  Otherwise
+         * the terminal hung up, and the kernel's SIGHUP tells the rest. */
+        if (term_foreground(s->tm))
+            s->keys_dead = 1;
+        else
+            term_release(s->tm);
+        return 0;
+    }
+    sbx_conn_commit(s->c, SBX_F_DATA | SBX_TTY, got);
+    s->in_flight += got;
+    s->out->bytes[SBX_STDIN] += got;
+    return 0;
+}
+
 static int on_frame(struct sess *s, const sbx_frame *f)
 {
+    struct sbx_stopped stp;
     char why[SBX_WHY] = "";
     struct sbx_spawned sp;
     struct sbx_error_msg em;
@@ -139,6 +202,11 @@ static int on_frame(struct sess *s, const sbx_frame *f)
             break;
         s->spawned = 1;
         s->out->pid = sp.pid;
+        {
+            int rc = job_spawned(s);
+            if (rc < 0)
+                return rc;
+        }
         /* A signal that arrived while the command was starting is its. */
         return forward_signals(s);
     case SBX_F_SPAWN_ERROR:
@@ -153,7 +221,18 @@ static int on_frame(struct sess *s, const sbx_frame *f)
         return relay(s, (int)SBX_F_STREAM(f->type), f->payload, f->len);
     case SBX_F_CLOSE | SBX_STDOUT:
     case SBX_F_CLOSE | SBX_STDERR:
+    case SBX_F_CLOSE | SBX_TTY:
         return 0;
+    case SBX_F_DATA | SBX_TTY:
+        /* Counted as the stream it is written to (the terminal itself, when
+         * only stdin is the terminal, is neither). */
+        if (s->tm->out == 1 || s->tm->out == 2)
+            s->out->bytes[s->tm->out] += f->len;
+        return relay_tty(s, f->payload, f->len);
+    case SBX_F_STOPPED:
+        if (sbx_stopped_decode(f->payload, f->len, &stp, why) < 0)
+            break;
+        return job_stopped(s, stp.signal);
     case SBX_F_CLOSE | SBX_STDIN:
         /* The child's stdin is closed: stop reading ours, leaving the rest
          * unread for whoever shares it. */
@@ -241,6 +320,11 @@ static int handshake(struct sess *s, const char *nonce)
         set_msg(s->out, "protocol error: %s", why);
         return SBX_EPROTO;
     }
+    if (hello.version != SBX_PROTO_VERSION) {
+        set_msg(s->out, "sbx-runner speaks protocol version %d, this sbx version %d: install "
+                        "sbx and sbx-runner from the same build", hello.version, SBX_PROTO_VERSION);
+        return SBX_EPROTO;
+    }
     if ((rc = sbx_hello_check(&hello, nonce, why)) < 0) {
         set_msg(s->out, "%s%s", why, rc == SBX_EPEER ? "; refusing the connection" : "");
         return rc;
@@ -269,54 +353,24 @@ oom:
     return SBX_ENOMEM;
 }
 
-static int send_terminate(struct sess *s, int sig)
-{
-    struct sbx_terminate t = { sig };
-    char *json = NULL;
-    size_t len = 0;
-    int rc = sbx_terminate_encode(&t, &json, &len);
-
-    return sbx_conn_put_json(s->c, SBX_F_TERMINATE, json, len, rc);
-}
-
-/* Signals sbx received go to the command's whole process group; a second
- * one, or the grace period running out, ends the whole tree.  Before the
- * command exists there is nothing to forward to: sbx stops and dies by the
- * signal, and the runner, seeing sbx gone, ends whatever it started. */
-static int forward_signals(struct sess *s)
+int forward_signals(struct sess *s)
 {
     int sig, rc;
 
-    while ((sig = sbx_sig_take()) != 0) {
-        if (!s->spawned) {
-            s->out->result = SESSION_INTERRUPTED;
-            s->out->signal = sig;
-            return SBX_EINTR;
-        }
-        if (s->signals++ == 0) {
-            s->escalate_at = sbx_now_ms() + s->r->spawn.kill_after_ms;
-            rc = send_terminate(s, sig);
-        } else {
-            s->escalate_at = 0;
-            rc = send_terminate(s, SBX_SIG_KILL);
-        }
-        if (rc < 0)
+    while ((sig = sbx_sig_take()) != 0)
+        if ((rc = job_signal(s, sig)) < 0)
             return rc;
-    }
     return 0;
 }
 
 /* The next deadline to wake up for, as a sbx_wait timeout. */
 static int next_timer(struct sess *s)
 {
-    long long now = sbx_now_ms(), at = -1;
+    long long now = sbx_now_ms(), at;
 
-    if (!s->spawned)
-        at = s->spawn_deadline;
-    if (s->escalate_at != 0 && (at < 0 || s->escalate_at < at))
-        at = s->escalate_at;
-    if (at < 0)
+    if (s->spawned)
         return -1;
+    at = s->spawn_deadline;
     return at <= now ? 0 : at - now > 0x7fffffff ? 0x7fffffff : (int)(at - now);
 }
 
@@ -327,17 +381,25 @@ static int pump(struct sess *s)
 
     s->spawn_deadline = sbx_now_ms() + s->r->connect_ms;
     while (!s->done) {
-        struct sbx_wait w[2];
+        struct sbx_wait w[3];
+        int room = s->spawned && s->in_flight < SBX_STDIN_WINDOW &&
+                   sbx_conn_queued(s->c) < SBX_CLI_OUT_HIGH;
         long long now;
 
         memset(w, 0, sizeof(w));
         sbx_conn_wait_entry(s->c, &w[0]);
-        if (s->in != NULL && s->spawned && s->in_flight < SBX_STDIN_WINDOW &&
-            sbx_conn_queued(s->c) < SBX_CLI_OUT_HIGH) {
+        if (s->in != NULL && room) {
             w[1].h = s->in;
             w[1].want = SBX_EV_READ;
         }
-        rc = sbx_wait(w, 2, next_timer(s));
+        /* Keys only while the command holds its terminal's foreground and
+         * the caller's terminal is raw (so sbx is in its foreground): in
+         * the background sbx never reads its terminal. */
+        if (s->keys != NULL && !s->keys_dead && room && s->tm->raw && s->tm->cmd_fg) {
+            w[2].h = s->keys;
+            w[2].want = SBX_EV_READ;
+        }
+        rc = sbx_wait(w, 3, next_timer(s));
         if (rc < 0 && rc != SBX_EINTR) {
             set_msg(s->out, "waiting: %s", os_text());
             return rc;
@@ -349,11 +411,6 @@ static int pump(struct sess *s)
             set_msg(s->out, "runner did not answer the spawn request within %d ms",
                     s->r->connect_ms);
             return SBX_ETIMEDOUT;
-        }
-        if (s->escalate_at != 0 && now >= s->escalate_at) {
-            s->escalate_at = 0;
-            if ((rc = send_terminate(s, SBX_SIG_KILL)) < 0)
-                return rc;
         }
         if (w[0].got & SBX_EV_READ) {
             rc = sbx_conn_fill(s->c);
@@ -380,6 +437,13 @@ static int pump(struct sess *s)
         }
         if ((w[1].got & SBX_EV_READ) && s->in != NULL)
             if ((rc = read_stdin(s)) < 0) {
+                set_msg(s->out, "out of memory");
+                return rc;
+            }
+        /* Re-checked: a frame above may have stopped sbx and left the
+         * terminal to someone else meanwhile. */
+        if ((w[2].got & SBX_EV_READ) && s->keys != NULL && s->tm->raw && s->tm->cmd_fg)
+            if ((rc = read_keys(s)) < 0) {
                 set_msg(s->out, "out of memory");
                 return rc;
             }
@@ -412,13 +476,25 @@ void session_run(const struct session_req *r, struct session_out *out)
     memset(&s, 0, sizeof(s));
     s.r = r;
     s.out = out;
+    s.tm = r->term;
     sbx_rules_init(&s.rules, SBX_AT_CLI);
+    if (!s.tm->pty)
+        sbx_rules_no_tty(&s.rules);
     out->result = SESSION_FAILED;
 
     if ((rc = sbx_h_std(0, &s.in)) < 0 || (rc = sbx_h_std(1, &s.std[1])) < 0 ||
         (rc = sbx_h_std(2, &s.std[2])) < 0) {
         set_msg(out, "out of memory");
         goto done;
+    }
+    /* The command's stdin is its terminal: fd 0 carries keys, not a
+     * stream of its own. */
+    s.keys = term_keys(s.tm, s.in);
+    if (s.tm->pty && s.tm->keys_from_stdin) {
+        s.keys_owned = s.keys != NULL;
+        if (s.keys == NULL)
+            sbx_h_close(s.in);
+        s.in = NULL;
     }
     if ((rc = launch_nonce(nonce, out->msg)) < 0)
         goto done;
@@ -474,9 +550,14 @@ void session_run(const struct session_req *r, struct session_out *out)
         goto done;
     rc = pump(&s);
 done:
+    /* Every way out of the session passes here: the caller's terminal gets
+     * its own modes back before anything else is said on it. */
+    term_release(s.tm);
     sbx_listener_close(l);
     sbx_conn_free(s.c);
     sbx_h_close(s.in);
+    if (s.keys_owned)
+        sbx_h_close(s.keys);
     sbx_h_close(s.std[1]);
     sbx_h_close(s.std[2]);
     sbx_h_close(s.secret);

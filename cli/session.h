@@ -5,6 +5,7 @@
 #define SBX_SESSION_H
 
 #include "proto.h"
+#include "tty.h"
 
 #define SESSION_MSG 512
 
@@ -27,6 +28,10 @@ struct session_req {
                            the channel must be reachable by it */
     int connect_ms;     /* bound on launch, connect, handshake and the
                            answer to the spawn request */
+    struct term *term;  /* the terminal side, decided by term_decide() and
+                           matching spawn.tty; the session switches it
+                           between raw and restored and leaves it restored
+                           on every way out; the caller closes it */
 };
 
 enum session_result {

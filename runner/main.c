@@ -105,19 +105,35 @@ static int read_secret(sbx_h *in, char nonce[SBX_NONCE_HEX + 1], char **name)
     return 0;
 }
 
-/* Appends s to the audit line, quoted, with anything unprintable escaped. */
+/* Appends s to the audit line, quoted, with anything unprintable escaped,
+ * so that a crafted argument can neither forge a second log line nor drive
+ * the terminal of whoever reads the log: '"' and '\\' get a backslash; the
+ * C0 controls, DEL, the C1 controls (U+0080..U+009F, which some terminals
+ * obey like ESC [) and every byte that is not part of valid UTF-8 become
+ * \xNN, lowercase; other UTF-8 text is kept as it is. */
 static void audit_quote(char *line, size_t *n, const char *s)
 {
     static const char hex[] = "0123456789abcdef";
 
     if (*n + 1 < AUDIT_MAX)
         line[(*n)++] = '"';
-    for (; *s && *n + 5 < AUDIT_MAX; s++) {
+    while (*s && *n + 5 < AUDIT_MAX) {
         unsigned char c = (unsigned char)*s;
+        size_t len = c < 0x80 ? 1 : c >= 0xf0 ? 4 : c >= 0xe0 ? 3 : 2;
+
+        if (c >= 0x80 && strnlen(s, len) == len && sbx_utf8_valid(s, len) &&
+            !(c == 0xc2 && (unsigned char)s[1] < 0xa0)) {
+            if (*n + len + 1 >= AUDIT_MAX)
+                break;
+            memcpy(line + *n, s, len);
+            *n += len;
+            s += len;
+            continue;
+        }
         if (c == '"' || c == '\\') {
             line[(*n)++] = '\\';
             line[(*n)++] = (char)c;
-        } else if (c < 0x20 || c == 0x7f) {
+        } else if (c < 0x20 || c >= 0x7f) {
             line[(*n)++] = '\\';
             line[(*n)++] = 'x';
             line[(*n)++] = hex[c >> 4];
@@ -125,6 +141,7 @@ static void audit_quote(char *line, size_t *n, const char *s)
         } else {
             line[(*n)++] = (char)c;
         }
+        s++;
     }
     if (*n + 1 < AUDIT_MAX)
         line[(*n)++] = '"';
@@ -170,6 +187,32 @@ static void audit(long long server_uid, long long server_pid, const char *as, ch
         audit_quote(line, &n, argv[i]);
     }
     sbx_os_audit(line);
+}
+
+/* `env` with TERM=<term> added when it has no TERM (malloc'd array and
+ * string, in *out and *keep; *out stays NULL when nothing is added). */
+static int add_term(char *const *env, const char *term, char ***out, char **keep)
+{
+    size_t n = 0;
+
+    *out = NULL;
+    *keep = NULL;
+    if (term == NULL)
+        return 0;
+    for (; env[n] != NULL; n++)
+        if (sbx_os_env_name_cmp(env[n], "TERM", 4) == 0 && env[n][4] == '=')
+            return 0;
+    if ((*out = calloc(n + 2, sizeof(**out))) == NULL ||
+        (*keep = malloc(strlen(term) + 6)) == NULL) {
+        free(*out);
+        *out = NULL;
+        return SBX_ENOMEM;
+    }
+    snprintf(*keep, strlen(term) + 6, "TERM=%s", term);
+    memcpy(*out, env, n * sizeof(**out));
+    (*out)[n] = *keep;
+    (*out)[n + 1] = NULL;
+    return 0;
 }
 
 /* The command's environment as the request has it, with the identity
@@ -275,10 +318,12 @@ int main(int argc, char **argv)
 {
     const char *server_pid_arg = NULL, *secret_from = NULL;
     char nonce[SBX_NONCE_HEX + 1], why[SBX_WHY] = "", umsg[SBX_WHY], as[300], result[64];
-    char *name = NULL, **env = NULL;
+    char *name = NULL, **env = NULL, **tenv = NULL, *term_var = NULL;
     struct sbx_hello hello;
     struct sbx_spawn_req req;
     struct sbx_spawn_opts so;
+    struct sbx_spawn_tty tty;
+    struct runner_io io;
     struct sbx_spawn_fail sf;
     struct sbx_peer server;
     struct sbx_exit st;
@@ -288,7 +333,7 @@ int main(int argc, char **argv)
     sbx_h *ch = NULL, *secret = NULL;
     sbx_conn *c = NULL;
     sbx_frame f;
-    long long deadline, timeout_ms, kill_after_ms, server_pid;
+    long long deadline, server_pid;
     char *json = NULL, *end;
     size_t len = 0;
     int rc, crossing;
@@ -311,7 +356,17 @@ int main(int argc, char **argv)
     server_pid = strtoll(server_pid_arg, &end, 10);
     if (*end != '\0' || server_pid <= 0)
         die("--server-pid wants a process id, not '%s'", server_pid_arg);
-    if ((rc = sbx_sig_init(NULL)) < 0 || (rc = sbx_sig_ignore_console()) < 0)
+    /* The terminal's signals are sbx's to forward: ignored from the start,
+     * in the stand-in below too. */
+    if ((rc = sbx_sig_ignore_console()) < 0)
+        die("cannot install signal handlers: %s", sbx_err_str(rc));
+    /* A session of our own, without a controlling terminal: the command's
+     * terminal becomes ours to give it, and its stops are ours to see.
+     * Started by sbx directly we lead one already; under sudo this may
+     * fork, before anything else is set up. */
+    if ((rc = sbx_os_lead_session()) < 0)
+        die("cannot start a session of its own: %s", sbx_os_error_text(sbx_os_last_error()));
+    if ((rc = sbx_sig_init(NULL)) < 0)
         die("cannot install signal handlers: %s", sbx_err_str(rc));
     /* Started by sbx itself: should sbx die, even by SIGKILL, the runner
      * follows, and the command's guardian ends its tree.  Through a
@@ -355,6 +410,11 @@ int main(int argc, char **argv)
         fail_to_peer(c, why);
     if (sbx_hello_decode(f.payload, f.len, &hello, why) < 0)
         fail_to_peer(c, why);
+    if (hello.version != SBX_PROTO_VERSION) {
+        snprintf(why, sizeof(why), "sbx speaks protocol version %d, this sbx-runner version %d: "
+                 "install sbx and sbx-runner from the same build", hello.version, SBX_PROTO_VERSION);
+        fail_to_peer(c, why);
+    }
     if (sbx_hello_check(&hello, nonce, why) < 0)
         fail_to_peer(c, why);
 
@@ -366,17 +426,32 @@ int main(int argc, char **argv)
     if (sbx_spawn_req_decode(f.payload, f.len, &req, why) < 0)
         fail_to_peer(c, why);
 
+    /* Without a terminal, frames of the terminal stream are an error. */
+    if (!req.tty.present)
+        sbx_rules_no_tty(&rules);
+
     memset(&so, 0, sizeof(so));
     so.file = req.argv[0];
     so.argv = req.argv;
     so.env = req.env;
     so.cwd = req.cwd;
     so.search_path = 1;
+    /* Its own process group in our session: with a terminal, the group
+     * the terminal's job control acts on; without, a session with no
+     * terminal, where /dev/tty fails at once instead of stopping it. */
     so.new_group = 1;
     so.job = 1;
+    /* Streams on the terminal get no pipe: their kind is not looked at. */
     so.stdio[0].kind = so.stdio[1].kind = so.stdio[2].kind = SBX_STDIO_PIPE;
-    timeout_ms = req.timeout_ms;
-    kill_after_ms = req.kill_after_ms;
+    if (req.tty.present) {
+        memset(&tty, 0, sizeof(tty));
+        tty.streams = req.tty.streams;
+        tty.foreground = req.tty.foreground;
+        tty.have_modes = req.tty.have_modes;
+        tty.modes = req.tty.modes;
+        tty.size = req.tty.size;
+        so.tty = &tty;
+    }
     if (req.user != NULL) {
         snprintf(as, sizeof(as), "%s", req.user);
         rc = prepare_user(&req, &acct, &env, &sf, umsg, sizeof(umsg));
@@ -388,6 +463,18 @@ int main(int argc, char **argv)
     } else {
         sbx_os_user_name(sbx_os_uid(), as, sizeof(as));
         rc = 0;
+    }
+    /* A terminal's programs look at TERM; the caller's says what the
+     * terminal understands, unless the request's environment says. */
+    if (rc == 0 && req.tty.present) {
+        if (add_term(so.env, req.tty.term, &tenv, &term_var) < 0) {
+            memset(&sf, 0, sizeof(sf));
+            sf.stage = "setup";
+            sf.err = rc = SBX_ENOMEM;
+            sf.detail = "out of memory";
+        } else if (tenv != NULL) {
+            so.env = tenv;
+        }
     }
     /* Runs that cross a boundary leave an audit line; a same-user run does
      * not, as it could have run the command itself. */
@@ -405,8 +492,15 @@ int main(int argc, char **argv)
         rc = 0;
         goto done;
     }
-    rc = runner_pump(c, &rules, child, so.stdio[0].h, so.stdio[1].h, so.stdio[2].h, timeout_ms,
-                     kill_after_ms, why);
+    memset(&io, 0, sizeof(io));
+    io.in = so.stdio[0].h;
+    io.out = so.stdio[1].h;
+    io.err = so.stdio[2].h;
+    io.master = so.tty_master;
+    io.foreground = req.tty.present && req.tty.foreground;
+    io.timeout_ms = req.timeout_ms;
+    io.kill_after_ms = req.kill_after_ms;
+    rc = runner_pump(c, &rules, child, &io, why);
     if (crossing) {
         if (sbx_proc_poll(child, &st) < 0)
             snprintf(result, sizeof(result), "unknown");
@@ -421,6 +515,8 @@ done:
     sbx_spawn_req_free(&req);
     sbx_proc_free(child);
     free(env);
+    free(tenv);
+    free(term_var);
     sbx_account_free(acct);
     if (rc < 0 && rc != SBX_EPIPE)
         fail_to_peer(c, why[0] ? why : sbx_err_str(rc));

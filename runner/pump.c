@@ -1,5 +1,8 @@
 /* The runner's relay loop: child stdout/stderr -> data frames, stdin frames
- * -> child stdin, terminate frames -> signals, child exit -> exit frame.
+ * -> child stdin, signal frames -> signals, child exit -> exit frame; in pty
+ * mode also the terminal's output -> terminal data frames, keys -> the
+ * terminal, the command's stops -> stopped frames, continue and resize
+ * frames -> the command and its terminal.
  *
  * One thread and sbx_wait().  Backpressure is explicit: child output is read
  * only while the outgoing queue is below SBX_RUNNER_OUT_HIGH, so a slow sbx
@@ -19,9 +22,18 @@ struct pump {
     struct sbx_rules *rules; /* which frame from sbx is legal now */
     sbx_proc *child;
     sbx_h *cin, *cout[3]; /* cout[1], cout[2]: the child's stdout, stderr */
+    sbx_h *master;        /* pty mode: the terminal's other end; NULL once
+                             its output has ended */
+    int tty;              /* pty mode */
+    int tty_idle;         /* nothing holds the terminal open for now (a read
+                             said so): not polled until the command exits */
+    int fg;               /* the command's group holds the terminal's
+                             foreground (as last set) */
     uint8_t *inbuf;       /* stdin bytes received, not yet written */
     size_t inlen;
-    size_t unacked;       /* written to the child, not yet acknowledged */
+    uint8_t *kbuf;        /* keys received, not yet written to the terminal */
+    size_t klen;
+    size_t unacked;       /* stdin and keys delivered, not yet acknowledged */
     int in_eof;           /* sbx sent stdin close */
     long long timeout_at; /* when to stop the command; 0: never */
     long long kill_at;    /* when to end the whole tree; 0: not armed */
@@ -92,6 +104,33 @@ static int write_stdin(struct pump *p)
     return 0;
 }
 
+/* Keys go to the terminal as typed; they share the stdin window with
+ * stdin, and the same acks cover both.  A terminal that is gone takes no
+ * more: what is left is dropped, and still acknowledged. */
+static int write_keys(struct pump *p)
+{
+    size_t put;
+    int rc;
+
+    while (p->master != NULL && p->klen > 0) {
+        rc = sbx_h_write(p->master, p->kbuf, p->klen, &put);
+        if (rc == SBX_EAGAIN || rc == SBX_EINTR)
+            break;
+        if (rc < 0)
+            break;
+        memmove(p->kbuf, p->kbuf + put, p->klen - put);
+        p->klen -= put;
+        p->unacked += put;
+    }
+    if (p->klen > 0 && (p->master == NULL || p->exited)) {
+        p->unacked += p->klen;
+        p->klen = 0;
+    }
+    if (p->unacked >= SBX_ACK_BATCH || (p->klen == 0 && p->unacked > 0))
+        return send_ack(p);
+    return 0;
+}
+
 static int bad_frame(struct pump *p, const sbx_frame *f)
 {
     snprintf(p->why, SBX_WHY, "unexpected %s frame from sbx", sbx_frame_type_name(f->type));
@@ -100,19 +139,32 @@ static int bad_frame(struct pump *p, const sbx_frame *f)
 
 static int on_frame(struct pump *p, const sbx_frame *f)
 {
-    struct sbx_terminate t;
+    struct sbx_signal sg;
+    struct sbx_continue cn;
+    struct sbx_resize rs;
 
     if (sbx_rules_check(p->rules, f->type, p->why) < 0)
         return SBX_EPROTO;
     switch (f->type) {
     case SBX_F_DATA | SBX_STDIN:
+    case SBX_F_DATA | SBX_TTY:
+        /* Stdin and keys together stay within the one window. */
+        if (SBX_STDIN_WINDOW - p->inlen - p->klen < f->len) {
+            snprintf(p->why, SBX_WHY, "sbx overran the stdin window");
+            return SBX_EPROTO;
+        }
+        if (f->type == (SBX_F_DATA | SBX_TTY)) {
+            if (p->kbuf == NULL) {
+                snprintf(p->why, SBX_WHY, "terminal data from sbx in a run without a terminal");
+                return SBX_EPROTO;
+            }
+            memcpy(p->kbuf + p->klen, f->payload, f->len);
+            p->klen += f->len;
+            return write_keys(p);
+        }
         if (p->cin == NULL) { /* discarded, but still acknowledged */
             p->unacked += f->len;
             return send_ack(p);
-        }
-        if (SBX_STDIN_WINDOW - p->inlen < f->len) {
-            snprintf(p->why, SBX_WHY, "sbx overran the stdin window");
-            return SBX_EPROTO;
         }
         memcpy(p->inbuf + p->inlen, f->payload, f->len);
         p->inlen += f->len;
@@ -128,22 +180,92 @@ static int on_frame(struct pump *p, const sbx_frame *f)
         sbx_h_close(p->cout[SBX_F_STREAM(f->type)]);
         p->cout[SBX_F_STREAM(f->type)] = NULL;
         return 0;
-    case SBX_F_TERMINATE:
-        if (sbx_terminate_decode(f->payload, f->len, &t, p->why) < 0)
+    case SBX_F_SIGNAL:
+        if (sbx_signal_decode(f->payload, f->len, &sg, p->why) < 0)
             return SBX_EPROTO;
         if (p->exited)
             return 0;
-        if (t.signal == SBX_SIG_KILL)
+        if (sg.signal == SBX_SIG_KILL)
             return sbx_proc_kill_tree(p->child);
-        /* The signal sbx received, delivered to the whole group; if that
-         * does not end the command, the grace period does. */
-        if (p->kill_at == 0)
-            p->kill_at = sbx_now_ms() + p->kill_after;
-        return sbx_proc_kill_group(p->child, t.signal);
+        /* The signal sbx received, delivered once to the whole group: the
+         * command decides what it means, and nothing is armed behind it. */
+        (void)sbx_proc_kill_group(p->child, sg.signal);
+        return 0;
+    case SBX_F_CONTINUE:
+        if (sbx_continue_decode(f->payload, f->len, &cn, p->why) < 0)
+            return SBX_EPROTO;
+        if (p->exited)
+            return 0;
+        if (p->tty)
+            p->fg = cn.foreground;
+        (void)sbx_proc_continue(p->child, p->fg);
+        return 0;
+    case SBX_F_RESIZE:
+        if (sbx_resize_decode(f->payload, f->len, &rs, p->why) < 0)
+            return SBX_EPROTO;
+        if (!p->exited && p->master != NULL)
+            (void)sbx_proc_resize(p->child, &rs.size);
+        return 0;
     default:
         /* The table let through a frame this loop does not know. */
         return bad_frame(p, f);
     }
+}
+
+/* Reads one chunk of the terminal's output straight into the outgoing queue,
+ * under the same backpressure as stdout.  On Linux the terminal's end of
+ * file is EIO, once nothing holds the command's side open; queued output
+ * comes first. */
+static int read_tty(struct pump *p)
+{
+    uint8_t *dst = sbx_conn_reserve(p->c, SBX_CHUNK);
+    size_t got;
+    int rc;
+
+    if (dst == NULL)
+        return SBX_ENOMEM;
+    rc = sbx_h_read(p->master, dst, SBX_CHUNK, &got);
+    if (rc == SBX_EINTR || (rc == SBX_EAGAIN && !p->exited))
+        return 0;
+    if (rc < 0 || got == 0) {
+        if (!p->exited) {
+            /* Nobody has the terminal open now, but the command may open
+             * /dev/tty again: closing our end would hang it up under a
+             * command that is still running, so it is only left unpolled
+             * (it would report this again and again) until the exit. */
+            p->tty_idle = 1;
+            return 0;
+        }
+        /* After the exit: drained, or what is left belongs to a process
+         * outside the command's group, which the hangup now ends. */
+        sbx_h_close(p->master);
+        p->master = NULL;
+        (void)write_keys(p);
+        return queue_close(p, SBX_TTY);
+    }
+    sbx_conn_commit(p->c, SBX_F_DATA | SBX_TTY, got);
+    return 1;
+}
+
+/* Tells sbx each stop of the command; a continue needs nothing said. */
+static int report_stops(struct pump *p)
+{
+    struct sbx_stopped m;
+    char *json;
+    size_t len;
+    int sig, rc;
+
+    while (sbx_proc_stopped(p->child, &sig) == 1) {
+        if (sig == 0)
+            continue;
+        m.signal = sig;
+        json = NULL;
+        len = 0;
+        rc = sbx_stopped_encode(&m, &json, &len);
+        if ((rc = sbx_conn_put_json(p->c, SBX_F_STOPPED, json, len, rc)) < 0)
+            return rc;
+    }
+    return 0;
 }
 
 /* Reads one chunk of the child's output straight into the outgoing queue. */
@@ -177,6 +299,9 @@ static int on_exit_seen(struct pump *p)
      * (the output already in the pipes is kept), so a background grandchild
      * holding stdout open cannot keep sbx waiting. */
     sbx_proc_kill_tree(p->child);
+    /* Keys nobody will read: dropped, and acknowledged with the stdin. */
+    p->unacked += p->klen;
+    p->klen = 0;
     return stdin_gone(p);
 }
 
@@ -194,6 +319,10 @@ static int timers(struct pump *p)
         if (p->kill_at == 0)
             p->kill_at = now + p->kill_after;
         sbx_proc_kill_group(p->child, SBX_SIG_TERM);
+        /* A stopped group would not see the SIGTERM until continued (as
+         * coreutils timeout does); its terminal's foreground stays as it
+         * is. */
+        (void)sbx_proc_continue(p->child, p->fg);
     }
     if (p->kill_at != 0 && now >= p->kill_at) {
         p->kill_at = 0;
@@ -206,8 +335,8 @@ static int timers(struct pump *p)
     return next < 0 ? -1 : next > 0x7fffffff ? 0x7fffffff : (int)next;
 }
 
-int runner_pump(sbx_conn *c, struct sbx_rules *rules, sbx_proc *child, sbx_h *in, sbx_h *out,
-                sbx_h *err, long long timeout_ms, long long kill_after_ms, char *why)
+int runner_pump(sbx_conn *c, struct sbx_rules *rules, sbx_proc *child, struct runner_io *io,
+                char *why)
 {
     struct pump p;
     sbx_frame f;
@@ -219,22 +348,26 @@ int runner_pump(sbx_conn *c, struct sbx_rules *rules, sbx_proc *child, sbx_h *in
     p.c = c;
     p.rules = rules;
     p.child = child;
-    p.cin = in;
-    p.cout[1] = out;
-    p.cout[2] = err;
+    p.cin = io->in;
+    p.cout[1] = io->out;
+    p.cout[2] = io->err;
+    p.master = io->master;
+    p.tty = io->master != NULL;
+    p.fg = io->foreground;
     p.why = why;
-    p.timeout_at = timeout_ms > 0 ? sbx_now_ms() + timeout_ms : 0;
-    p.kill_after = kill_after_ms > 0 ? kill_after_ms : SBX_KILL_AFTER_MS;
-    if ((p.inbuf = malloc(SBX_STDIN_WINDOW)) == NULL) {
+    p.timeout_at = io->timeout_ms > 0 ? sbx_now_ms() + io->timeout_ms : 0;
+    p.kill_after = io->kill_after_ms > 0 ? io->kill_after_ms : SBX_KILL_AFTER_MS;
+    if ((p.inbuf = malloc(SBX_STDIN_WINDOW)) == NULL ||
+        (p.tty && (p.kbuf = malloc(SBX_STDIN_WINDOW)) == NULL)) {
         rc = SBX_ENOMEM;
         goto done;
     }
     for (;;) {
-        struct sbx_wait w[5];
+        struct sbx_wait w[7];
         int room = sbx_conn_queued(c) < SBX_RUNNER_OUT_HIGH;
         int sleep_ms = timers(&p);
 
-        if (p.exited && p.cout[1] == NULL && p.cout[2] == NULL)
+        if (p.exited && p.cout[1] == NULL && p.cout[2] == NULL && p.master == NULL)
             break;
         memset(w, 0, sizeof(w));
         sbx_conn_wait_entry(c, &w[0]);
@@ -246,10 +379,17 @@ int runner_pump(sbx_conn *c, struct sbx_rules *rules, sbx_proc *child, sbx_h *in
         w[3].want = SBX_EV_WRITE;
         w[4].proc = p.exited ? NULL : child;
         w[4].want = SBX_EV_EXIT;
+        w[5].h = p.master;
+        w[5].want = (room && !p.tty_idle ? SBX_EV_READ : 0) | (p.klen > 0 ? SBX_EV_WRITE : 0);
+        w[6].proc = p.exited ? NULL : child;
+        w[6].want = SBX_EV_STATE;
 
-        /* After the exit, pipes are read until empty without waiting. */
-        rc = sbx_wait(w, 5, p.exited && room ? 0 : sleep_ms);
+        /* After the exit, pipes and terminal are read until empty without
+         * waiting. */
+        rc = sbx_wait(w, 7, p.exited && room ? 0 : sleep_ms);
         if (rc < 0 && rc != SBX_EINTR)
+            goto done;
+        if ((w[6].got & SBX_EV_STATE) && (rc = report_stops(&p)) < 0)
             goto done;
         if (w[4].got & SBX_EV_EXIT) {
             if ((rc = sbx_proc_poll(child, &p.st)) < 0 || (rc = on_exit_seen(&p)) < 0)
@@ -278,6 +418,12 @@ int runner_pump(sbx_conn *c, struct sbx_rules *rules, sbx_proc *child, sbx_h *in
         }
         if (w[3].got & SBX_EV_WRITE)
             if ((rc = write_stdin(&p)) < 0)
+                goto done;
+        if ((w[5].got & SBX_EV_WRITE) && (rc = write_keys(&p)) < 0)
+            goto done;
+        if (p.master != NULL && sbx_conn_queued(c) < SBX_RUNNER_OUT_HIGH &&
+            ((w[5].got & SBX_EV_READ) || p.exited))
+            if ((rc = read_tty(&p)) < 0)
                 goto done;
         for (int s = 1; s <= 2; s++) {
             if (p.cout[s] != NULL && sbx_conn_queued(c) < SBX_RUNNER_OUT_HIGH &&
@@ -309,6 +455,8 @@ done:
     sbx_h_close(p.cin);
     sbx_h_close(p.cout[1]);
     sbx_h_close(p.cout[2]);
+    sbx_h_close(p.master);
     free(p.inbuf);
+    free(p.kbuf);
     return rc < 0 ? rc : 0;
 }

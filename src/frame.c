@@ -10,37 +10,63 @@
 /* Below this much free space at the tail, prepare() compacts first. */
 #define READER_MIN_ROOM 4096u
 
+/* Every known frame type, its name, and the payload lengths it allows:
+ * JSON messages and data chunks are never empty, close frames always are,
+ * and a stdin ack is one u32.  The upper bound of each is the frame
+ * maximum, checked first and reported apart (SBX_E2BIG). */
+#define JSON 1, SBX_FRAME_MAX
+#define RAW 1, SBX_FRAME_MAX
+#define EMPTY 0, 0
+
 static const struct {
     unsigned type;
     const char *name;
-} type_names[] = {
-    { SBX_F_HELLO, "hello" },
-    { SBX_F_SPAWN, "spawn" },
-    { SBX_F_SPAWNED, "spawned" },
-    { SBX_F_SPAWN_ERROR, "spawn-error" },
-    { SBX_F_EXIT, "exit" },
-    { SBX_F_TERMINATE, "terminate" },
-    { SBX_F_ERROR, "error" },
-    { SBX_F_DATA | SBX_STDIN, "stdin data" },
-    { SBX_F_DATA | SBX_STDOUT, "stdout data" },
-    { SBX_F_DATA | SBX_STDERR, "stderr data" },
-    { SBX_F_CLOSE | SBX_STDIN, "stdin close" },
-    { SBX_F_CLOSE | SBX_STDOUT, "stdout close" },
-    { SBX_F_CLOSE | SBX_STDERR, "stderr close" },
-    { SBX_F_STDIN_ACK, "stdin ack" },
+    uint32_t min, max;
+} types[] = {
+    { SBX_F_HELLO, "hello", JSON },
+    { SBX_F_SPAWN, "spawn", JSON },
+    { SBX_F_SPAWNED, "spawned", JSON },
+    { SBX_F_SPAWN_ERROR, "spawn-error", JSON },
+    { SBX_F_EXIT, "exit", JSON },
+    { SBX_F_SIGNAL, "signal", JSON },
+    { SBX_F_ERROR, "error", JSON },
+    { SBX_F_RESIZE, "resize", JSON },
+    { SBX_F_STOPPED, "stopped", JSON },
+    { SBX_F_CONTINUE, "continue", JSON },
+    { SBX_F_DATA | SBX_STDIN, "stdin data", RAW },
+    { SBX_F_DATA | SBX_STDOUT, "stdout data", RAW },
+    { SBX_F_DATA | SBX_STDERR, "stderr data", RAW },
+    { SBX_F_DATA | SBX_TTY, "terminal data", RAW },
+    { SBX_F_CLOSE | SBX_STDIN, "stdin close", EMPTY },
+    { SBX_F_CLOSE | SBX_STDOUT, "stdout close", EMPTY },
+    { SBX_F_CLOSE | SBX_STDERR, "stderr close", EMPTY },
+    { SBX_F_CLOSE | SBX_TTY, "terminal close", EMPTY },
+    { SBX_F_STDIN_ACK, "stdin ack", 4, 4 },
 };
+
+#undef JSON
+#undef RAW
+#undef EMPTY
+
+/* The row of `type`, or -1. */
+static int type_row(unsigned type)
+{
+    for (size_t i = 0; i < sizeof(types) / sizeof(types[0]); i++)
+        if (types[i].type == type)
+            return (int)i;
+    return -1;
+}
 
 const char *sbx_frame_type_name(unsigned type)
 {
-    for (size_t i = 0; i < sizeof(type_names) / sizeof(type_names[0]); i++)
-        if (type_names[i].type == type)
-            return type_names[i].name;
-    return "unknown";
+    int i = type_row(type);
+
+    return i < 0 ? "unknown" : types[i].name;
 }
 
 int sbx_frame_type_known(unsigned type)
 {
-    return strcmp(sbx_frame_type_name(type), "unknown") != 0;
+    return type_row(type) >= 0;
 }
 
 void sbx_frame_hdr_put(uint8_t hdr[SBX_FRAME_HDR], unsigned type, size_t len)
@@ -58,27 +84,16 @@ int sbx_frame_hdr_get(const uint8_t hdr[SBX_FRAME_HDR], unsigned *type, size_t *
     uint32_t n = (uint32_t)hdr[0] << 24 | (uint32_t)hdr[1] << 16 |
                  (uint32_t)hdr[2] << 8 | (uint32_t)hdr[3];
     unsigned t = hdr[4];
+    int i;
 
     if (hdr[5] != 0 || hdr[6] != 0 || hdr[7] != 0)
         return SBX_EPROTO;
-    if (!sbx_frame_type_known(t))
+    if ((i = type_row(t)) < 0)
         return SBX_EPROTO;
     if (n > SBX_FRAME_MAX)
         return SBX_E2BIG;
-    switch (SBX_F_KIND(t)) {
-    case SBX_F_CLOSE:
-        if (n != 0)
-            return SBX_EPROTO;
-        break;
-    case SBX_F_STDIN_ACK:
-        if (n != 4)
-            return SBX_EPROTO;
-        break;
-    default: /* JSON messages and data chunks are never empty */
-        if (n == 0)
-            return SBX_EPROTO;
-        break;
-    }
+    if (n < types[i].min || n > types[i].max)
+        return SBX_EPROTO;
     *type = t;
     *len = n;
     return 0;

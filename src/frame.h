@@ -30,14 +30,22 @@ enum sbx_ftype {
     SBX_F_SPAWNED = 0x03,     /* JSON, runner -> sbx */
     SBX_F_SPAWN_ERROR = 0x04, /* JSON, runner -> sbx */
     SBX_F_EXIT = 0x05,        /* JSON, runner -> sbx, last frame */
-    SBX_F_TERMINATE = 0x06,   /* JSON, sbx -> runner */
+    SBX_F_SIGNAL = 0x06,      /* JSON, sbx -> runner: a signal for the
+                                 command's process group */
     SBX_F_ERROR = 0x07,       /* JSON, both directions, then close */
+    SBX_F_RESIZE = 0x08,      /* JSON, sbx -> runner: the terminal's size */
+    SBX_F_STOPPED = 0x09,     /* JSON, runner -> sbx: the command stopped */
+    SBX_F_CONTINUE = 0x0a,    /* JSON, sbx -> runner: go on, in the
+                                 terminal's foreground or not */
     SBX_F_DATA = 0x10,        /* + stream: raw bytes of that stream */
     SBX_F_CLOSE = 0x20,       /* + stream: no more of that stream; empty */
-    SBX_F_STDIN_ACK = 0x30    /* u32 BE: stdin bytes delivered to the child */
+    SBX_F_STDIN_ACK = 0x30    /* u32 BE: stdin and terminal bytes delivered */
 };
 
-enum sbx_stream { SBX_STDIN = 0, SBX_STDOUT = 1, SBX_STDERR = 2 };
+/* The stream tag of data and close frames.  SBX_TTY is the command's
+ * terminal: its output from the runner, the keys typed from sbx; only the
+ * runner closes it (the terminal's output ended). */
+enum sbx_stream { SBX_STDIN = 0, SBX_STDOUT = 1, SBX_STDERR = 2, SBX_TTY = 3 };
 
 #define SBX_F_STREAM(type) ((unsigned)(type) & 0x0fu)
 #define SBX_F_KIND(type) ((unsigned)(type) & 0xf0u)
@@ -48,8 +56,9 @@ typedef struct sbx_frame {
     size_t len;
 } sbx_frame;
 
-/* Name of a frame type for messages ("hello", "stdout data"); "unknown"
- * when the type is not one of enum sbx_ftype. */
+/* Name of a frame type for messages ("hello", "stdout data", "terminal
+ * data"); "unknown" when the type is not a known one (enum sbx_ftype, data
+ * and close with a stream of enum sbx_stream). */
 const char *sbx_frame_type_name(unsigned type);
 
 /* Whether `type` is a known frame type. */
@@ -59,8 +68,9 @@ int sbx_frame_type_known(unsigned type);
 void sbx_frame_hdr_put(uint8_t hdr[SBX_FRAME_HDR], unsigned type, size_t len);
 
 /* Decodes and validates a header: SBX_EPROTO for an unknown type, non-zero
- * reserved bytes or a length the type does not allow; SBX_E2BIG for a length
- * over SBX_FRAME_MAX. */
+ * reserved bytes or a length the type does not allow (JSON and data: 1 or
+ * more; close: 0; stdin ack: 4); SBX_E2BIG for a length over
+ * SBX_FRAME_MAX. */
 int sbx_frame_hdr_get(const uint8_t hdr[SBX_FRAME_HDR], unsigned *type, size_t *len);
 
 /* Incremental reader.  Usage:

@@ -75,9 +75,11 @@ long long sbx_now_ms(void);
 
 /* ---- signals ---- */
 
-/* Installs sbx's signal handling: child-exit notification for sbx_wait,
- * SIGPIPE ignored (writes report SBX_EPIPE instead), and the signals in
- * `watch` (0-terminated, may be NULL) recorded for sbx_sig_take(). */
+/* Installs sbx's signal handling: child notification for sbx_wait (exits,
+ * and stops and continues too, for SBX_EV_STATE), SIGPIPE ignored (writes
+ * report SBX_EPIPE instead), and the signals in `watch` (0-terminated, may
+ * be NULL) recorded for sbx_sig_take().  A watched signal that was ignored
+ * on entry (nohup, a background job without job control) stays ignored. */
 int sbx_sig_init(const int *watch);
 /* The oldest pending watched signal, or 0. */
 int sbx_sig_take(void);
@@ -157,13 +159,26 @@ struct sbx_spawn_opts {
                            SBX_ENOTSUP */
     const struct sbx_spawn_tty *tty; /* POSIX: NULL, or a new pseudo-terminal
                            for the command (below); needs this process to
-                           lead its session (sbx_os_lead_session).  Without
+                           lead its session (sbx_os_lead_session), else the
+                           spawn fails at stage "tty" with SBX_EPERM, and
+                           it stays the session's terminal, so one per
+                           session; implies new_group, excludes
+                           new_session.  Without
                            it, the command still gets its own process group
                            in this process's session, which then has no
                            controlling terminal: opening /dev/tty fails at
                            once.  Windows: SBX_ENOTSUP */
     sbx_h *tty_master;  /* out, with tty: the terminal's other end,
-                           non-blocking; the caller owns it */
+                           non-blocking; the caller owns it.  Its end of
+                           file comes once nothing holds the terminal any
+                           more (the command and whatever it started);
+                           Linux says so with EIO, which reads as end of
+                           file here.  The process object keeps a copy for
+                           sbx_proc_continue/resize until sbx_proc_free;
+                           when the last copy closes, the terminal hangs
+                           up and the kernel sends SIGHUP to this process
+                           (its session leader; the runner ignores it) and
+                           to the terminal's foreground group */
     int job;            /* contain the whole tree so that sbx_proc_kill_tree
                            and the owner's death end all of it (Windows: a
                            kill-on-close Job object assigned before the child
@@ -211,14 +226,21 @@ int sbx_proc_descends(long long pid, long long ancestor);
 int sbx_proc_kill(sbx_proc *p, int sig);
 /* Whether the command stopped or continued since the last call: 1 and *sig
  * the signal that stopped it (0 when it has continued), or 0 when nothing
- * changed.  Job-control stops of the command, not of its children. */
+ * changed; several changes in between report as the latest.  Job-control
+ * stops of the command, not of its children.  A continue that the exit
+ * follows at once may be reported only as the exit (the kernel keeps just
+ * that).  Windows: always 0. */
 int sbx_proc_stopped(sbx_proc *p, int *sig);
 /* Continues a stopped command: with a terminal (spawn option tty), first
  * makes the command's group (`foreground`) or this process's group the
- * terminal's foreground group; then SIGCONT to the command's group. */
+ * terminal's foreground group; then SIGCONT to the command's group (to the
+ * command alone if it leads none).  Without a terminal `foreground` does
+ * nothing.  0 when the command is gone.  Windows: SBX_ENOTSUP. */
 int sbx_proc_continue(sbx_proc *p, int foreground);
 /* Sets the size of the command's terminal (spawn option tty); the terminal
- * itself sends SIGWINCH to its foreground group when the size changes. */
+ * itself sends SIGWINCH to its foreground group when the size changes (and
+ * only then).  Rows and columns 1..65535, else SBX_EINVAL; SBX_ENOTSUP
+ * without a terminal. */
 int sbx_proc_resize(sbx_proc *p, const struct sbx_tty_size *sz);
 /* Releases the process id (reaping an exited process) and the object.  A
  * process still running is left running. */
@@ -255,35 +277,48 @@ int sbx_chan_connect(const char *name, sbx_h **conn, struct sbx_peer *server);
 
 /* Opens this process's controlling terminal under a description of its own
  * (so no mode or flag set on it touches the caller's descriptors), and sets
- * bit n of *streams for each standard stream 0, 1, 2 that is that terminal.
+ * bit n of *streams for each standard stream 0, 1, 2 that is that terminal
+ * (POSIX: a character device the kernel calls this session's controlling
+ * terminal, whatever its name: another terminal on a stream is not it).
  * SBX_ENOENT, with *streams 0, when there is no controlling terminal.
  * Windows: SBX_ENOENT. */
 int sbx_tty_open(sbx_tty **t, unsigned *streams);
 /* Restores the terminal if it is raw, then closes it. */
 void sbx_tty_close(sbx_tty *t);
 /* Where keys are read from and the command's terminal output written to;
- * owned by t. */
+ * owned by t.  Non-blocking (the description is sbx's alone): a read or
+ * write that cannot go on now says SBX_EAGAIN.  Read it only in the
+ * foreground: a background read is answered by the terminal with SIGTTIN,
+ * which stops sbx. */
 sbx_h *sbx_tty_handle(sbx_tty *t);
 /* The terminal's modes and size now (reading them is allowed in the
- * background too). */
+ * background too).  While it is raw the modes are the saved ones, the
+ * caller's.  Either pointer may be NULL. */
 int sbx_tty_get(sbx_tty *t, struct sbx_tty_modes *m, struct sbx_tty_size *sz);
 /* 1 when this process's group is the terminal's foreground group, else 0. */
 int sbx_tty_foreground(sbx_tty *t);
 /* Switches the terminal to raw mode (keys arrive as bytes, Ctrl-C and
- * Ctrl-Z included; no echo; output passed as it is), saving its modes the
- * first time.  Only in the foreground: SBX_EAGAIN otherwise, and the
- * terminal is left alone.  While raw, a signal that kills sbx outright
- * (SIGSEGV, SIGABRT, ...) and sbx_os_exit_like() restore it first. */
+ * Ctrl-Z included; no echo; output passed as it is), saving its modes when
+ * it was not raw already; when it was, raw modes are applied again (after
+ * a stop, someone else may have changed them).  Only in the foreground:
+ * SBX_EAGAIN otherwise, and the terminal is left alone.  While raw, a
+ * signal that kills sbx outright (SIGSEGV, SIGBUS, SIGFPE, SIGILL,
+ * SIGABRT, SIGSYS, SIGXCPU, SIGXFSZ, SIGTRAP), sbx_os_exit_like() and
+ * exit() restore it first. */
 int sbx_tty_raw(sbx_tty *t);
 /* Puts the saved modes back, after pending output is written, if the
  * terminal is raw and this process is in the foreground; never stops the
- * process (a background change is skipped, not attempted). */
+ * process (a background change is skipped, not attempted: SBX_EAGAIN, and
+ * the saved modes are kept for a later restore).  0 when not raw. */
 int sbx_tty_restore(sbx_tty *t);
 /* Stops this process's whole process group with `sig` (SIGTSTP, SIGTTIN,
- * SIGTTOU or SIGSTOP), as the terminal's job control would have stopped a
- * command run inline, and returns once the group is continued; the SIGCONT
- * that continued it is consumed here, not reported by sbx_sig_take().  The
- * caller restores its terminal first. */
+ * SIGTTOU or SIGSTOP; else SBX_EINVAL), as the terminal's job control would
+ * have stopped a command run inline, and returns once the group is
+ * continued; the SIGCONT that continued it is consumed here, not reported
+ * by sbx_sig_take().  In a process group nobody outside could continue (an
+ * orphaned group) the kernel drops SIGTSTP, SIGTTIN and SIGTTOU, and this
+ * returns at once.  The caller restores its terminal first.  Windows:
+ * SBX_ENOTSUP. */
 int sbx_os_stop_self(int sig);
 
 /* ---- accounts ---- */
@@ -349,8 +384,12 @@ int sbx_os_executable(const char *path);
  * stop.  Already one: nothing to do.  Leading a process group (as under
  * sudo), it cannot: it forks, the parent stays behind as a stand-in that
  * waits for the child and exits as it did, and the child returns from this
- * call as the new session's leader, dying with the stand-in.  Windows:
- * nothing to do. */
+ * call as the new session's leader, dying with the stand-in (Linux:
+ * PR_SET_PDEATHSIG).  The child keeps every descriptor; the stand-in
+ * ignores the terminal's interrupts as sbx_sig_ignore_console() does, and
+ * dies of anything else, taking the child along.  Call it before anything
+ * whose process id matters (the channel's peer checks).  Windows: nothing
+ * to do. */
 int sbx_os_lead_session(void);
 /* Closes every descriptor above 2 and makes sure 0, 1 and 2 are open (on the
  * null device when they were not), so a privileged runner starts clean. */

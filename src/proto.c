@@ -151,11 +151,14 @@ static int get_int(const cJSON *o, const char *name, long long lo, long long hi,
     return 0;
 }
 
-static int get_bool(const cJSON *o, const char *name, int *out, const char *what, char *why)
+static int get_bool(const cJSON *o, const char *name, int required, int *out,
+                    const char *what, char *why)
 {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, name);
 
     if (v == NULL) {
+        if (required)
+            return fail(why, "%s: member '%s' is missing", what, name);
         *out = 0;
         return 0;
     }
@@ -370,9 +373,12 @@ int sbx_hello_check(const struct sbx_hello *m, const char *nonce, char *why)
 {
     unsigned char d = 0;
 
+    /* Neither sbx nor the runner names the other here: the same line is
+     * printed after "sbx: " and after "sbx-runner: ". */
     if (m->version != SBX_PROTO_VERSION)
-        return fail(why, "peer speaks protocol version %d, this side speaks %d", m->version,
-                    SBX_PROTO_VERSION);
+        return fail(why, "the other program speaks protocol version %d, this one version %d: "
+                         "install sbx and sbx-runner from the same build",
+                    m->version, SBX_PROTO_VERSION);
     for (size_t i = 0; i < SBX_NONCE_HEX; i++)
         d |= (unsigned char)(m->nonce[i] ^ nonce[i]);
     if (d != 0) {
@@ -402,6 +408,199 @@ static int get_str(const cJSON *o, const char *name, int required, char **out,
     return 0;
 }
 
+/* ---- the spawn request's terminal ---- */
+
+/* The modes' numeric members, in the order of mode_names[]. */
+static const char *const mode_names[] = { "iflag", "oflag", "cflag", "lflag", "ispeed", "ospeed" };
+#define NMODES (sizeof(mode_names) / sizeof(mode_names[0]))
+
+static void mode_slots(struct sbx_tty_modes *m, unsigned long *slot[NMODES])
+{
+    slot[0] = &m->iflag;
+    slot[1] = &m->oflag;
+    slot[2] = &m->cflag;
+    slot[3] = &m->lflag;
+    slot[4] = &m->ispeed;
+    slot[5] = &m->ospeed;
+}
+
+static cJSON *modes_json(const struct sbx_tty_modes *m)
+{
+    static const char digits[] = "0123456789abcdef";
+    struct sbx_tty_modes copy = *m;
+    unsigned long *val[NMODES];
+    /* The encoder never reads past cc[], whatever ncc says. */
+    size_t ncc = m->ncc < SBX_TTY_NCC ? m->ncc : SBX_TTY_NCC;
+    char hex[2 * SBX_TTY_NCC + 1];
+    cJSON *o = cJSON_CreateObject();
+    int ok = o != NULL;
+
+    mode_slots(&copy, val);
+    for (size_t i = 0; ok && i < NMODES; i++)
+        ok = cJSON_AddNumberToObject(o, mode_names[i], (double)*val[i]) != NULL;
+    for (size_t i = 0; i < ncc; i++) {
+        hex[2 * i] = digits[m->cc[i] >> 4];
+        hex[2 * i + 1] = digits[m->cc[i] & 15];
+    }
+    hex[2 * ncc] = '\0';
+    if (ok)
+        ok = cJSON_AddStringToObject(o, "cc", hex) != NULL;
+    if (!ok) {
+        cJSON_Delete(o);
+        return NULL;
+    }
+    return o;
+}
+
+static cJSON *tty_json(const struct sbx_tty_req *t)
+{
+    cJSON *o = cJSON_CreateObject(), *streams = cJSON_CreateArray(), *modes = NULL;
+    int ok = o != NULL && streams != NULL;
+
+    for (unsigned i = 0; ok && i < 3; i++)
+        if (t->streams & (1u << i))
+            ok = cJSON_AddItemToArray(streams, cJSON_CreateNumber(i));
+    ok = ok && cJSON_AddItemToObject(o, "streams", streams);
+    if (!ok)
+        cJSON_Delete(streams);
+    ok = ok && cJSON_AddBoolToObject(o, "foreground", t->foreground != 0) != NULL;
+    /* A size of 0 x 0 is unknown, and left out. */
+    if (ok && (t->size.rows != 0 || t->size.cols != 0))
+        ok = cJSON_AddNumberToObject(o, "rows", t->size.rows) != NULL &&
+             cJSON_AddNumberToObject(o, "cols", t->size.cols) != NULL;
+    if (ok && t->term != NULL)
+        ok = cJSON_AddStringToObject(o, "term", t->term) != NULL;
+    if (ok && t->have_modes) {
+        modes = modes_json(&t->modes);
+        ok = modes != NULL && cJSON_AddItemToObject(o, "modes", modes);
+        if (!ok)
+            cJSON_Delete(modes);
+    }
+    if (!ok) {
+        cJSON_Delete(o);
+        return NULL;
+    }
+    return o;
+}
+
+static int get_streams(const cJSON *t, unsigned *out, char *why)
+{
+    const cJSON *arr = cJSON_GetObjectItemCaseSensitive(t, "streams"), *it;
+    unsigned set = 0;
+    int n;
+
+    if (arr == NULL)
+        return fail(why, "spawn.tty: member 'streams' is missing");
+    if (!cJSON_IsArray(arr))
+        return fail(why, "spawn.tty: member 'streams' is not an array");
+    n = cJSON_GetArraySize(arr);
+    if (n < 1 || n > 3)
+        return fail(why, "spawn.tty: 'streams' must list 1 to 3 streams");
+    cJSON_ArrayForEach(it, arr) {
+        unsigned k;
+
+        if (!cJSON_IsNumber(it) ||
+            !(it->valuedouble == 0 || it->valuedouble == 1 || it->valuedouble == 2))
+            return fail(why, "spawn.tty: 'streams' holds something other than 0, 1 or 2");
+        k = (unsigned)it->valuedouble;
+        if (set & (1u << k))
+            return fail(why, "spawn.tty: 'streams' names stream %u twice", k);
+        set |= 1u << k;
+    }
+    *out = set;
+    return 0;
+}
+
+static int get_term(const cJSON *t, char **out, char *why)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(t, "term");
+    size_t n;
+
+    *out = NULL;
+    if (v == NULL)
+        return 0;
+    if (!cJSON_IsString(v))
+        return fail(why, "spawn.tty: member 'term' is not a string");
+    n = strlen(v->valuestring);
+    if (n < 1 || n > SBX_MAX_TERM)
+        return fail(why, "spawn.tty: term must be 1 to %d bytes", SBX_MAX_TERM);
+    /* It becomes TERM in the command's environment: printable ASCII only,
+     * so no control character reaches a terminal database lookup or a log. */
+    for (size_t i = 0; i < n; i++)
+        if (v->valuestring[i] < 0x20 || v->valuestring[i] > 0x7e)
+            return fail(why, "spawn.tty: term is not printable ASCII");
+    if ((*out = strdup(v->valuestring)) == NULL)
+        return SBX_ENOMEM;
+    return 0;
+}
+
+static int get_modes(const cJSON *t, struct sbx_tty_modes *m, int *have, char *why)
+{
+    const cJSON *o = cJSON_GetObjectItemCaseSensitive(t, "modes"), *cc;
+    unsigned long *slot[NMODES];
+    long long v;
+    size_t n;
+    int rc;
+
+    *have = 0;
+    if (o == NULL)
+        return 0;
+    if (!cJSON_IsObject(o))
+        return fail(why, "spawn.tty: member 'modes' is not an object");
+    mode_slots(m, slot);
+    for (size_t i = 0; i < NMODES; i++) {
+        if ((rc = get_int(o, mode_names[i], 0, (long long)SBX_MODE_MAX, 1, &v,
+                          "spawn.tty.modes", why)) < 0)
+            return rc;
+        *slot[i] = (unsigned long)v;
+    }
+    cc = cJSON_GetObjectItemCaseSensitive(o, "cc");
+    if (!cJSON_IsString(cc))
+        return fail(why, "spawn.tty.modes: member 'cc' is missing or not a string");
+    n = strlen(cc->valuestring);
+    if (n < 2 || n > 2 * SBX_TTY_NCC || n % 2 != 0)
+        return fail(why, "spawn.tty.modes: cc must be 1 to %d bytes in hex", SBX_TTY_NCC);
+    /* Unlike byte strings, a control character may be 0 (disabled). */
+    for (size_t i = 0; i < n; i += 2) {
+        int hi = hexval((unsigned char)cc->valuestring[i]);
+        int lo = hexval((unsigned char)cc->valuestring[i + 1]);
+        if (hi < 0 || lo < 0)
+            return fail(why, "spawn.tty.modes: cc is not lowercase hex");
+        m->cc[i / 2] = (unsigned char)(hi << 4 | lo);
+    }
+    m->ncc = (unsigned)(n / 2);
+    *have = 1;
+    return 0;
+}
+
+/* The "tty" member of a spawn request, when there is one. */
+static int get_tty(const cJSON *o, struct sbx_tty_req *t, char *why)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, "tty");
+    long long rows = 0, cols = 0;
+    int rc, rows_absent, cols_absent;
+
+    if (v == NULL)
+        return 0;
+    if (!cJSON_IsObject(v))
+        return fail(why, "spawn: member 'tty' is not an object");
+    t->present = 1;
+    if ((rc = get_streams(v, &t->streams, why)) < 0 ||
+        (rc = get_bool(v, "foreground", 0, &t->foreground, "spawn.tty", why)) < 0)
+        return rc;
+    /* get_int() gives 1 for an absent member; a size is whole or absent. */
+    if ((rows_absent = get_int(v, "rows", 1, SBX_MAX_ROWS, 0, &rows, "spawn.tty", why)) < 0)
+        return rows_absent;
+    if ((cols_absent = get_int(v, "cols", 1, SBX_MAX_ROWS, 0, &cols, "spawn.tty", why)) < 0)
+        return cols_absent;
+    if (rows_absent != cols_absent)
+        return fail(why, "spawn.tty: rows and cols come together or not at all");
+    t->size.rows = (unsigned)rows;
+    t->size.cols = (unsigned)cols;
+    if ((rc = get_term(v, &t->term, why)) < 0)
+        return rc;
+    return get_modes(v, &t->modes, &t->have_modes, why);
+}
 
 int sbx_spawn_req_encode(const struct sbx_spawn_req *m, char **json, size_t *len)
 {
@@ -430,6 +629,12 @@ int sbx_spawn_req_encode(const struct sbx_spawn_req *m, char **json, size_t *len
             ok = cJSON_AddNumberToObject(opts, "kill_after_ms", (double)m->kill_after_ms) != NULL;
         if (ok && m->user != NULL)
             ok = cJSON_AddStringToObject(opts, "user", m->user) != NULL;
+    }
+    if (ok && m->tty.present) {
+        cJSON *tty = tty_json(&m->tty);
+        ok = tty != NULL && cJSON_AddItemToObject(o, "tty", tty);
+        if (!ok)
+            cJSON_Delete(tty);
     }
     return finish(o, ok, json, len);
 }
@@ -484,6 +689,8 @@ int sbx_spawn_req_decode(const uint8_t *p, size_t n, struct sbx_spawn_req *m, ch
             goto fail;
         }
     }
+    if ((rc = get_tty(o, &m->tty, why)) < 0)
+        goto fail;
     cJSON_Delete(o);
     return 0;
 fail:
@@ -500,6 +707,7 @@ void sbx_spawn_req_free(struct sbx_spawn_req *m)
     free_strv(m->env, m->envc);
     free(m->cwd);
     free(m->user);
+    free(m->tty.term);
     memset(m, 0, sizeof(*m));
 }
 
@@ -617,39 +825,111 @@ int sbx_exit_decode(const uint8_t *p, size_t n, struct sbx_exit *m, char *why)
         m->how = SBX_SIGNALED;
         if ((rc = get_int(o, "signal", 1, 255, 1, &v, "exit", why)) == 0) {
             m->signal = (int)v;
-            rc = get_bool(o, "core", &m->core, "exit", why);
+            rc = get_bool(o, "core", 0, &m->core, "exit", why);
         }
     } else {
         rc = fail(why, "exit: unknown 'how' value");
     }
     if (rc >= 0)
-        rc = get_bool(o, "timed_out", &m->timed_out, "exit", why);
+        rc = get_bool(o, "timed_out", 0, &m->timed_out, "exit", why);
     cJSON_Delete(o);
     return rc < 0 ? rc : 0;
 }
 
-/* ---- terminate ---- */
+/* ---- signal, stopped: {"signal": N} ---- */
 
-int sbx_terminate_encode(const struct sbx_terminate *m, char **json, size_t *len)
+static int signal_encode(int sig, char **json, size_t *len)
 {
     cJSON *o = cJSON_CreateObject();
-    int ok = o != NULL && cJSON_AddNumberToObject(o, "signal", m->signal);
+    int ok = o != NULL && cJSON_AddNumberToObject(o, "signal", sig);
     return finish(o, ok, json, len);
 }
 
-int sbx_terminate_decode(const uint8_t *p, size_t n, struct sbx_terminate *m, char *why)
+static int signal_decode(const uint8_t *p, size_t n, int *sig, const char *what, char *why)
 {
-    cJSON *o = parse_obj(p, n, "terminate", why);
+    cJSON *o = parse_obj(p, n, what, why);
     long long v = 0;
     int rc;
 
     if (o == NULL)
         return SBX_EPROTO;
-    rc = get_int(o, "signal", 1, 255, 1, &v, "terminate", why);
+    rc = get_int(o, "signal", 1, 255, 1, &v, what, why);
     cJSON_Delete(o);
     if (rc < 0)
         return rc;
-    m->signal = (int)v;
+    *sig = (int)v;
+    return 0;
+}
+
+int sbx_signal_encode(const struct sbx_signal *m, char **json, size_t *len)
+{
+    return signal_encode(m->signal, json, len);
+}
+
+int sbx_signal_decode(const uint8_t *p, size_t n, struct sbx_signal *m, char *why)
+{
+    return signal_decode(p, n, &m->signal, "signal", why);
+}
+
+int sbx_stopped_encode(const struct sbx_stopped *m, char **json, size_t *len)
+{
+    return signal_encode(m->signal, json, len);
+}
+
+int sbx_stopped_decode(const uint8_t *p, size_t n, struct sbx_stopped *m, char *why)
+{
+    return signal_decode(p, n, &m->signal, "stopped", why);
+}
+
+/* ---- resize ---- */
+
+int sbx_resize_encode(const struct sbx_resize *m, char **json, size_t *len)
+{
+    cJSON *o = cJSON_CreateObject();
+    int ok = o != NULL && cJSON_AddNumberToObject(o, "rows", m->size.rows) &&
+             cJSON_AddNumberToObject(o, "cols", m->size.cols);
+    return finish(o, ok, json, len);
+}
+
+int sbx_resize_decode(const uint8_t *p, size_t n, struct sbx_resize *m, char *why)
+{
+    cJSON *o = parse_obj(p, n, "resize", why);
+    long long rows = 0, cols = 0;
+    int rc;
+
+    if (o == NULL)
+        return SBX_EPROTO;
+    if ((rc = get_int(o, "rows", 1, SBX_MAX_ROWS, 1, &rows, "resize", why)) == 0)
+        rc = get_int(o, "cols", 1, SBX_MAX_ROWS, 1, &cols, "resize", why);
+    cJSON_Delete(o);
+    if (rc < 0)
+        return rc;
+    m->size.rows = (unsigned)rows;
+    m->size.cols = (unsigned)cols;
+    return 0;
+}
+
+/* ---- continue ---- */
+
+int sbx_continue_encode(const struct sbx_continue *m, char **json, size_t *len)
+{
+    cJSON *o = cJSON_CreateObject();
+    int ok = o != NULL && cJSON_AddBoolToObject(o, "foreground", m->foreground != 0);
+    return finish(o, ok, json, len);
+}
+
+int sbx_continue_decode(const uint8_t *p, size_t n, struct sbx_continue *m, char *why)
+{
+    cJSON *o = parse_obj(p, n, "continue", why);
+    int fg = 0, rc;
+
+    if (o == NULL)
+        return SBX_EPROTO;
+    rc = get_bool(o, "foreground", 1, &fg, "continue", why);
+    cJSON_Delete(o);
+    if (rc < 0)
+        return rc;
+    m->foreground = fg;
     return 0;
 }
 

@@ -19,19 +19,43 @@
 #include <stdint.h>
 
 #include "status.h"
+#include "term.h"
 
-#define SBX_PROTO_VERSION 1
+#define SBX_PROTO_VERSION 2
 #define SBX_NONCE_BYTES 32
 #define SBX_NONCE_HEX (SBX_NONCE_BYTES * 2)
 #define SBX_MAX_ARGC 65536
 #define SBX_MAX_ENVC 65536
 #define SBX_MAX_USER 256 /* bytes of an account name */
 #define SBX_WHY 200 /* size of the `why` buffers */
+#define SBX_MAX_TERM 256 /* bytes of a TERM value in a terminal request */
+#define SBX_MAX_ROWS 65535 /* a terminal's rows and columns, at most */
+#define SBX_MODE_MAX 0xffffffffUL /* a termios flag or speed, at most: all
+                                     fit in 32 bits, and so in an unsigned
+                                     long and a double on every platform */
 
 struct sbx_hello {
     int version;
     char nonce[SBX_NONCE_HEX + 1]; /* lowercase hex */
     long long pid;                 /* sender's pid; informational */
+};
+
+/* The spawn request's "tty" member: the command gets a terminal of its own
+ * (docs/protocol.md, "spawn").  `streams` has bit n set for each standard
+ * stream n (0..2) that is the terminal, at least one; `size` is 0 x 0 when
+ * sbx has no terminal to copy it from (both or neither are set); `term` is
+ * the caller's TERM (printable ASCII, 1 to SBX_MAX_TERM bytes) or NULL;
+ * `modes` count only with `have_modes`, and then carry 1 to SBX_TTY_NCC
+ * control characters and flags up to SBX_MODE_MAX.  The encoder writes what
+ * it is given; a request outside these bounds is refused by the decoder. */
+struct sbx_tty_req {
+    int present; /* 0: no "tty" member, the command runs on pipes */
+    unsigned streams;
+    int foreground;
+    struct sbx_tty_size size;
+    char *term;
+    int have_modes;
+    struct sbx_tty_modes modes;
 };
 
 struct sbx_spawn_req {
@@ -44,6 +68,7 @@ struct sbx_spawn_req {
     long long kill_after_ms; /* options.kill_after_ms; 0: the runner's default */
     char *user;              /* options.user: the account to run as; NULL:
                                 the runner's own */
+    struct sbx_tty_req tty;  /* tty.present: a terminal of its own */
 };
 
 struct sbx_spawned {
@@ -57,8 +82,26 @@ struct sbx_spawn_error {
     char *message; /* the OS's description */
 };
 
-struct sbx_terminate {
+/* A signal sbx received, for the command's process group (1..255; 9 ends
+ * the whole tree on every platform). */
+struct sbx_signal {
     int signal;
+};
+
+/* The caller's terminal has a new size (1..SBX_MAX_ROWS each). */
+struct sbx_resize {
+    struct sbx_tty_size size;
+};
+
+/* The command stopped, by this signal (1..255). */
+struct sbx_stopped {
+    int signal;
+};
+
+/* Continue the stopped command; with a terminal, as the terminal's
+ * foreground process group or not. */
+struct sbx_continue {
+    int foreground;
 };
 
 struct sbx_error_msg {
@@ -70,9 +113,14 @@ int sbx_hello_decode(const uint8_t *p, size_t n, struct sbx_hello *m, char *why)
 
 /* Checks a received hello against ours: SBX_EPROTO when the versions
  * differ, SBX_EPEER when the nonce is not the run's (compared in constant
- * time); `why` says which. */
+ * time).  `why` says which in one line that reads right on either side
+ * after its program's name ("sbx: ...", "sbx-runner: ..."): for the version,
+ * "the other program speaks protocol version N, this one version 2: install
+ * sbx and sbx-runner from the same build". */
 int sbx_hello_check(const struct sbx_hello *m, const char *nonce, char *why);
 
+/* The decoded request owns argv, env, cwd, user and tty.term;
+ * sbx_spawn_req_free() releases them all. */
 int sbx_spawn_req_encode(const struct sbx_spawn_req *m, char **json, size_t *len);
 int sbx_spawn_req_decode(const uint8_t *p, size_t n, struct sbx_spawn_req *m, char *why);
 void sbx_spawn_req_free(struct sbx_spawn_req *m);
@@ -87,8 +135,17 @@ void sbx_spawn_error_free(struct sbx_spawn_error *m);
 int sbx_exit_encode(const struct sbx_exit *m, char **json, size_t *len);
 int sbx_exit_decode(const uint8_t *p, size_t n, struct sbx_exit *m, char *why);
 
-int sbx_terminate_encode(const struct sbx_terminate *m, char **json, size_t *len);
-int sbx_terminate_decode(const uint8_t *p, size_t n, struct sbx_terminate *m, char *why);
+int sbx_signal_encode(const struct sbx_signal *m, char **json, size_t *len);
+int sbx_signal_decode(const uint8_t *p, size_t n, struct sbx_signal *m, char *why);
+
+int sbx_resize_encode(const struct sbx_resize *m, char **json, size_t *len);
+int sbx_resize_decode(const uint8_t *p, size_t n, struct sbx_resize *m, char *why);
+
+int sbx_stopped_encode(const struct sbx_stopped *m, char **json, size_t *len);
+int sbx_stopped_decode(const uint8_t *p, size_t n, struct sbx_stopped *m, char *why);
+
+int sbx_continue_encode(const struct sbx_continue *m, char **json, size_t *len);
+int sbx_continue_decode(const uint8_t *p, size_t n, struct sbx_continue *m, char *why);
 
 int sbx_error_encode(const struct sbx_error_msg *m, char **json, size_t *len);
 int sbx_error_decode(const uint8_t *p, size_t n, struct sbx_error_msg *m, char *why);

@@ -14,15 +14,23 @@
 /* Stdin bytes sbx may have sent and not yet seen acknowledged.  sbx reads
  * its stdin only while it has room in the window, so a command that never
  * reads is never flooded; the runner buffers up to this much and calls
- * more a protocol violation.  Both sides use this one value. */
+ * more a protocol violation.  Both sides use this one value.
+ *
+ * Keys typed at the terminal (terminal data frames from sbx) share this one
+ * window with stdin data: together they may not exceed it, and the stdin
+ * ack frames acknowledge both, counting bytes delivered to the command's
+ * stdin or written to its terminal.  One window keeps a command that reads
+ * neither from making the runner buffer more than this, and needs no ack
+ * frame of its own. */
 #define SBX_STDIN_WINDOW (256u * 1024)
 
 /* The runner acknowledges stdin in batches of this size, or sooner when its
  * buffer empties: fewer ack frames, and sbx's window never stalls. */
 #define SBX_ACK_BATCH (64u * 1024)
 
-/* sbx reads its stdin only while less than this is queued for the channel,
- * so control frames (terminate) never wait behind much input. */
+/* sbx reads its stdin (and its terminal) only while less than this is
+ * queued for the channel, so control frames (signal, resize, continue)
+ * never wait behind much input. */
 #define SBX_CLI_OUT_HIGH (512u * 1024)
 
 /* The runner reads the command's output only while less than one chunk is
@@ -32,9 +40,10 @@
  * memory of each run. */
 #define SBX_RUNNER_OUT_HIGH SBX_CHUNK
 
-/* Grace between the polite stop (timeout, forwarded signal) and the end of
- * the whole tree: sbx's --kill-after default, and the runner's when the
- * request says 0. */
+/* Grace between the polite stop and the end of the whole tree, when the
+ * runner ends a run (--timeout, or sbx gone): sbx's --kill-after default,
+ * and the runner's when the request says 0.  A signal sbx forwards arms no
+ * such countdown: the command decides what it means. */
 #define SBX_KILL_AFTER_MS 5000
 
 /* sbx's --connect-timeout default: the bound on launching the runner, its

@@ -12,6 +12,8 @@
 #define ANY_LIVE (IN(SBX_PH_HELLO) | IN(SBX_PH_SPAWN) | IN(SBX_PH_RUNNING))
 #define STAY (-1)
 
+#define TTY 1 /* struct rule.tty: a frame of the run's terminal */
+
 struct rule {
     unsigned type;
     unsigned phases;   /* IN() of each phase in which it is legal */
@@ -19,37 +21,45 @@ struct rule {
     int next;          /* the phase it leads to, or STAY */
     unsigned not_after; /* illegal once a frame of this type was received
                            (data after its stream's close); 0: none */
+    int tty;           /* TTY: illegal in a run without a terminal */
 };
 
 /* What sbx accepts from the runner.  Nothing of the command's (output,
- * acks, closes, exit) before spawned; stdin acks may follow stdin close, as
- * the runner acknowledges the stdin it discards; exit and the error
- * message are last. */
+ * acks, closes, stops, exit) before spawned; stdin acks may follow stdin
+ * close, as the runner acknowledges the stdin it discards; the command may
+ * stop any number of times; exit and the error message are last. */
 static const struct rule at_cli[] = {
-    { SBX_F_HELLO, IN(SBX_PH_HELLO), 1, SBX_PH_SPAWN, 0 },
-    { SBX_F_SPAWNED, IN(SBX_PH_SPAWN), 1, SBX_PH_RUNNING, 0 },
-    { SBX_F_SPAWN_ERROR, IN(SBX_PH_SPAWN), 1, SBX_PH_END, 0 },
-    { SBX_F_DATA | SBX_STDOUT, IN(SBX_PH_RUNNING), 0, STAY, SBX_F_CLOSE | SBX_STDOUT },
-    { SBX_F_DATA | SBX_STDERR, IN(SBX_PH_RUNNING), 0, STAY, SBX_F_CLOSE | SBX_STDERR },
-    { SBX_F_CLOSE | SBX_STDOUT, IN(SBX_PH_RUNNING), 1, STAY, 0 },
-    { SBX_F_CLOSE | SBX_STDERR, IN(SBX_PH_RUNNING), 1, STAY, 0 },
-    { SBX_F_CLOSE | SBX_STDIN, IN(SBX_PH_RUNNING), 1, STAY, 0 },
-    { SBX_F_STDIN_ACK, IN(SBX_PH_RUNNING), 0, STAY, 0 },
-    { SBX_F_EXIT, IN(SBX_PH_RUNNING), 1, SBX_PH_END, 0 },
-    { SBX_F_ERROR, ANY_LIVE, 1, SBX_PH_END, 0 },
+    { SBX_F_HELLO, IN(SBX_PH_HELLO), 1, SBX_PH_SPAWN, 0, 0 },
+    { SBX_F_SPAWNED, IN(SBX_PH_SPAWN), 1, SBX_PH_RUNNING, 0, 0 },
+    { SBX_F_SPAWN_ERROR, IN(SBX_PH_SPAWN), 1, SBX_PH_END, 0, 0 },
+    { SBX_F_DATA | SBX_STDOUT, IN(SBX_PH_RUNNING), 0, STAY, SBX_F_CLOSE | SBX_STDOUT, 0 },
+    { SBX_F_DATA | SBX_STDERR, IN(SBX_PH_RUNNING), 0, STAY, SBX_F_CLOSE | SBX_STDERR, 0 },
+    { SBX_F_CLOSE | SBX_STDOUT, IN(SBX_PH_RUNNING), 1, STAY, 0, 0 },
+    { SBX_F_CLOSE | SBX_STDERR, IN(SBX_PH_RUNNING), 1, STAY, 0, 0 },
+    { SBX_F_CLOSE | SBX_STDIN, IN(SBX_PH_RUNNING), 1, STAY, 0, 0 },
+    { SBX_F_DATA | SBX_TTY, IN(SBX_PH_RUNNING), 0, STAY, SBX_F_CLOSE | SBX_TTY, TTY },
+    { SBX_F_CLOSE | SBX_TTY, IN(SBX_PH_RUNNING), 1, STAY, 0, TTY },
+    { SBX_F_STDIN_ACK, IN(SBX_PH_RUNNING), 0, STAY, 0, 0 },
+    { SBX_F_STOPPED, IN(SBX_PH_RUNNING), 0, STAY, 0, 0 },
+    { SBX_F_EXIT, IN(SBX_PH_RUNNING), 1, SBX_PH_END, 0, 0 },
+    { SBX_F_ERROR, ANY_LIVE, 1, SBX_PH_END, 0, 0 },
 };
 
 /* What the runner accepts from sbx.  sbx never sends an error frame: it
- * ends a session by closing the channel.  Terminate may repeat (a second
- * signal escalates). */
+ * ends a session by closing the channel.  Signals, sizes and continues may
+ * repeat; keys have no close of their own (sbx stops typing by sending
+ * nothing). */
 static const struct rule at_runner[] = {
-    { SBX_F_HELLO, IN(SBX_PH_HELLO), 1, SBX_PH_SPAWN, 0 },
-    { SBX_F_SPAWN, IN(SBX_PH_SPAWN), 1, SBX_PH_RUNNING, 0 },
-    { SBX_F_DATA | SBX_STDIN, IN(SBX_PH_RUNNING), 0, STAY, SBX_F_CLOSE | SBX_STDIN },
-    { SBX_F_CLOSE | SBX_STDIN, IN(SBX_PH_RUNNING), 1, STAY, 0 },
-    { SBX_F_CLOSE | SBX_STDOUT, IN(SBX_PH_RUNNING), 1, STAY, 0 },
-    { SBX_F_CLOSE | SBX_STDERR, IN(SBX_PH_RUNNING), 1, STAY, 0 },
-    { SBX_F_TERMINATE, IN(SBX_PH_RUNNING), 0, STAY, 0 },
+    { SBX_F_HELLO, IN(SBX_PH_HELLO), 1, SBX_PH_SPAWN, 0, 0 },
+    { SBX_F_SPAWN, IN(SBX_PH_SPAWN), 1, SBX_PH_RUNNING, 0, 0 },
+    { SBX_F_DATA | SBX_STDIN, IN(SBX_PH_RUNNING), 0, STAY, SBX_F_CLOSE | SBX_STDIN, 0 },
+    { SBX_F_CLOSE | SBX_STDIN, IN(SBX_PH_RUNNING), 1, STAY, 0, 0 },
+    { SBX_F_CLOSE | SBX_STDOUT, IN(SBX_PH_RUNNING), 1, STAY, 0, 0 },
+    { SBX_F_CLOSE | SBX_STDERR, IN(SBX_PH_RUNNING), 1, STAY, 0, 0 },
+    { SBX_F_DATA | SBX_TTY, IN(SBX_PH_RUNNING), 0, STAY, 0, TTY },
+    { SBX_F_SIGNAL, IN(SBX_PH_RUNNING), 0, STAY, 0, 0 },
+    { SBX_F_RESIZE, IN(SBX_PH_RUNNING), 0, STAY, 0, TTY },
+    { SBX_F_CONTINUE, IN(SBX_PH_RUNNING), 0, STAY, 0, 0 },
 };
 
 static const struct {
@@ -85,6 +95,12 @@ void sbx_rules_init(struct sbx_rules *r, int side)
     r->side = side;
     r->phase = SBX_PH_HELLO;
     r->seen = 0;
+    r->no_tty = 0;
+}
+
+void sbx_rules_no_tty(struct sbx_rules *r)
+{
+    r->no_tty = 1;
 }
 
 int sbx_rules_known(int side, unsigned type)
@@ -126,6 +142,10 @@ int sbx_rules_check(struct sbx_rules *r, unsigned type, char *why)
     if (!(row->phases & IN(r->phase))) {
         snprintf(why, SBX_WHY, "unexpected %s frame from %s %s", name, peer,
                  tables[r->side].phase[r->phase]);
+        return SBX_EPROTO;
+    }
+    if (row->tty && r->no_tty) {
+        snprintf(why, SBX_WHY, "%s frame from %s in a run without a terminal", name, peer);
         return SBX_EPROTO;
     }
     if (row->not_after != 0 && (k = row_of(r->side, row->not_after)) >= 0 &&

@@ -20,7 +20,8 @@ enum sbx_phase {
     SBX_PH_HELLO = 0, /* nothing received yet: hello comes first */
     SBX_PH_SPAWN,     /* hello received; the runner waits for the spawn
                          request, sbx for the answer to it */
-    SBX_PH_RUNNING,   /* the command runs: streams, acks, terminate, exit */
+    SBX_PH_RUNNING,   /* the command runs: streams, acks, signals, the
+                         terminal's size, stops and continues, exit */
     SBX_PH_END,       /* exit, spawn-error or error received: nothing more
                          may arrive */
     SBX_PH_COUNT_
@@ -30,9 +31,17 @@ struct sbx_rules {
     int side;      /* enum sbx_rules_side */
     int phase;     /* enum sbx_phase */
     unsigned seen; /* once-only frames received so far, one bit per table row */
+    int no_tty;    /* the run has no terminal: its frames are refused */
 };
 
 void sbx_rules_init(struct sbx_rules *r, int side);
+
+/* This run has no terminal (its spawn request has no "tty" member): from
+ * now on the terminal's frames -- terminal data and close, resize -- are
+ * refused.  Both sides call it once they know, after the spawn request:
+ * sbx when it sends one without a terminal, the runner when it receives
+ * one.  Without the call those frames are legal while the command runs. */
+void sbx_rules_no_tty(struct sbx_rules *r);
 
 /* Whether a frame of `type` may arrive now.  0: it may, and r's phase has
  * moved on to what the frame leads to.  SBX_EPROTO: it may not; `why`

@@ -6,7 +6,8 @@
  * sbx and sbx-runner run on the same system, and the receiver applies only
  * the flags it copies from a caller's terminal to a new one (the input,
  * output, control and local flags that describe how a person's terminal
- * behaves; never the hardware flags). */
+ * behaves; never the hardware flags).  The speeds are the platform's own
+ * codes too (POSIX: speed_t, B38400 rather than 38400). */
 #ifndef SBX_TERM_H
 #define SBX_TERM_H
 

@@ -174,7 +174,7 @@ int sbx_chan_accept(sbx_listener *l, int timeout_ms, sbx_proc *watch, sbx_h **co
                     struct sbx_peer *peer)
 {
     long long deadline = sbx_now_ms() + timeout_ms;
-    sbx_h lh = { l->fd, 0 };
+    sbx_h lh = { l->fd, 0, 0 };
     int fd, rc;
 
     *conn = NULL;

@@ -20,6 +20,7 @@ int sbx__h_new(int fd, int owned, sbx_h **out)
     }
     h->fd = fd;
     h->owned = owned;
+    h->eio_eof = 0;
     *out = h;
     return 0;
 }
@@ -46,6 +47,8 @@ int sbx_h_read(sbx_h *h, void *buf, size_t n, size_t *got)
 
     *got = 0;
     r = read(h->fd, buf, n);
+    if (r < 0 && errno == EIO && h->eio_eof)
+        return 0;
     if (r < 0)
         return sbx__sys_err(errno);
     *got = (size_t)r;
@@ -97,11 +100,17 @@ int sbx_wait(struct sbx_wait *w, size_t n, int timeout_ms)
             if (w[i].proc != NULL && (w[i].want & SBX_EV_EXIT)) {
                 if ((rc = sbx__proc_check(w[i].proc)) < 0)
                     return rc;
-                if (rc) {
-                    w[i].got = SBX_EV_EXIT;
-                    ready++;
-                }
+                if (rc)
+                    w[i].got |= SBX_EV_EXIT;
             }
+            if (w[i].proc != NULL && (w[i].want & SBX_EV_STATE)) {
+                if ((rc = sbx__proc_state(w[i].proc)) < 0)
+                    return rc;
+                if (rc)
+                    w[i].got |= SBX_EV_STATE;
+            }
+            if (w[i].got != 0)
+                ready++;
             if (w[i].h != NULL && (w[i].want & (SBX_EV_READ | SBX_EV_WRITE))) {
                 pfd[np].fd = w[i].h->fd;
                 pfd[np].events = (short)(((w[i].want & SBX_EV_READ) ? POLLIN : 0) |
@@ -136,11 +145,13 @@ int sbx_wait(struct sbx_wait *w, size_t n, int timeout_ms)
                 continue;
             }
             struct sbx_wait *e = &w[map[k]];
+            unsigned before = e->got;
             if (re & (POLLIN | POLLHUP | POLLERR | POLLNVAL))
                 e->got |= e->want & SBX_EV_READ ? SBX_EV_READ : 0;
             if (re & (POLLOUT | POLLERR | POLLHUP | POLLNVAL))
                 e->got |= e->want & SBX_EV_WRITE ? SBX_EV_WRITE : 0;
-            if (e->got != 0 && !(e->got & SBX_EV_EXIT))
+            /* Counted once, even when its process was ready too. */
+            if (before == 0 && e->got != 0)
                 ready++;
         }
         if (ready > 0)

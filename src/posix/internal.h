@@ -14,6 +14,9 @@
 struct sbx_h {
     int fd;
     int owned;
+    int eio_eof; /* a terminal's master: EIO, which is how Linux says that
+                    nothing holds the other end any more, reads as end of
+                    file */
 };
 
 struct sbx_proc {
@@ -25,6 +28,10 @@ struct sbx_proc {
     pid_t guardian;  /* 0 when none */
     int guard_fd;    /* our end of the guardian's pipe, -1 when none */
     sig_atomic_t seen_gen; /* chld_gen when last asked; 0: never */
+    sig_atomic_t state_gen; /* likewise, for stops and continues */
+    int state_pending;       /* a stop or continue not yet reported */
+    int state_sig;           /* its stop signal; 0: continued */
+    int tty_fd;              /* our copy of its terminal's master, or -1 */
 };
 
 struct sbx_account {
@@ -56,5 +63,21 @@ sig_atomic_t sbx__chld_gen(void);   /* bumped by every SIGCHLD */
 /* process.c: 1 when the process has exited (without reaping it), 0 while
  * it runs. */
 int sbx__proc_check(sbx_proc *p);
+/* process.c: 1 when the process stopped or continued since it was last
+ * reported by sbx_proc_stopped, else 0. */
+int sbx__proc_state(sbx_proc *p);
+
+/* pty.c: creates the command's terminal (master non-blocking, both ends
+ * close-on-exec), owned by `as` (NULL: our own account), with t's modes
+ * and size, and makes it this session's controlling terminal.  On failure
+ * nothing is open and *detail may explain the stage. */
+int sbx__pty_open(const struct sbx_spawn_tty *t, const sbx_account *as, int *master,
+                  int *follower, const char **detail);
+/* pty.c: makes pgrp the foreground group of our terminal fd, from the
+ * background too. */
+int sbx__pty_foreground(int fd, pid_t pgrp);
+
+/* tty.c: puts the caller's terminal back if it is raw (sbx_os_exit_like). */
+void sbx__tty_exit_restore(void);
 
 #endif

@@ -49,6 +49,48 @@ int sbx__proc_check(sbx_proc *p)
     return 1;
 }
 
+/* Stops and continues are consumed as they are seen (waitid without
+ * WEXITED never touches the exit, which stays for sbx__proc_check); the
+ * latest one is kept until sbx_proc_stopped reports it. */
+int sbx__proc_state(sbx_proc *p)
+{
+    sig_atomic_t gen = sbx__chld_gen();
+    siginfo_t si;
+
+    if (p->state_pending)
+        return 1;
+    if (p->reaped || p->pid <= 0 || p->state_gen == gen)
+        return 0;
+    p->state_gen = gen;
+    for (;;) {
+        memset(&si, 0, sizeof(si));
+        if (waitid(P_PID, (id_t)p->pid, &si, WSTOPPED | WCONTINUED | WNOHANG) < 0) {
+            if (errno == EINTR)
+                continue;
+            if (errno == ECHILD)
+                break;
+            return sbx__sys_err(errno);
+        }
+        if (si.si_pid == 0)
+            break;
+        p->state_pending = 1;
+        p->state_sig = si.si_code == CLD_CONTINUED ? 0 : si.si_status;
+    }
+    return p->state_pending;
+}
+
+int sbx_proc_stopped(sbx_proc *p, int *sig)
+{
+    int rc = sbx__proc_state(p);
+
+    *sig = 0;
+    if (rc <= 0)
+        return rc;
+    *sig = p->state_sig;
+    p->state_pending = 0;
+    return 1;
+}
+
 /* ---- spawn ---- */
 
 /* What the child reports through the exec-error pipe. */
@@ -146,8 +188,8 @@ static void child_report(int fd, int stage, int err)
  * Every signal is blocked on entry (sbx_proc_spawn blocks them around
  * fork()), so none of the parent's handlers can run in here, and the
  * command gets its empty mask only at the last moment. */
-static void child_main(const struct sbx_spawn_opts *o, const int fds[3], char **cands,
-                       char **sh_argv, char *const *env, int errfd, int gofd)
+static void child_main(const struct sbx_spawn_opts *o, int new_group, const int fds[3],
+                       char **cands, char **sh_argv, char *const *env, int errfd, int gofd)
 {
     struct sigaction sa;
     sigset_t none;
@@ -167,7 +209,11 @@ static void child_main(const struct sbx_spawn_opts *o, const int fds[3], char **
     if (gofd < 3 && (gofd = fcntl(gofd, F_DUPFD_CLOEXEC, 3)) < 0)
         child_report(errfd, ST_SETUP, errno);
 
-    if (o->new_session ? setsid() < 0 : o->new_group && setpgid(0, 0) < 0)
+    /* With a terminal, a new group in our session, never a session of its
+     * own: a session leader's group has no parent outside it in the
+     * session, and the kernel drops the terminal's stop signals for such
+     * a group, so Ctrl-Z would do nothing. */
+    if (o->new_session ? setsid() < 0 : new_group && setpgid(0, 0) < 0)
         child_report(errfd, ST_SETUP, errno);
 
     /* Dispositions and the mask are inherited across exec: give the child
@@ -209,7 +255,8 @@ static void child_main(const struct sbx_spawn_opts *o, const int fds[3], char **
         child_report(errfd, ST_CHDIR, errno);
 
     /* Held here until the parent has the containment in place: the group
-     * set from both sides and the guardian in it.  End of file instead of
+     * set from both sides and the guardian in it, and with a terminal the
+     * group in its foreground when it should be.  End of file instead of
      * the byte means the parent gave up, or died: nothing of the command
      * may run, so leave quietly. */
     do {
@@ -350,6 +397,10 @@ int sbx_proc_spawn(struct sbx_spawn_opts *o, sbx_proc **out, struct sbx_spawn_fa
 {
     int fds[3] = { -1, -1, -1 };     /* the child's ends */
     int parent[3] = { -1, -1, -1 };  /* our ends of pipes */
+    int master = -1, follower = -1;  /* the command's terminal */
+    const struct sbx_spawn_tty *tty = o->tty;
+    int new_group = o->new_group || tty != NULL;
+    const char *tty_detail = NULL;
     int errpipe[2] = { -1, -1 };
     int gopipe[2] = { -1, -1 };      /* the child waits on [0] for our "go" */
     char *const *env = o->env ? o->env : environ;
@@ -368,16 +419,25 @@ int sbx_proc_spawn(struct sbx_spawn_opts *o, sbx_proc **out, struct sbx_spawn_fa
     memset(fail, 0, sizeof(*fail));
     for (int i = 0; i < 3; i++)
         o->stdio[i].h = NULL;
+    o->tty_master = NULL;
 
     if ((p = calloc(1, sizeof(*p))) == NULL) {
         spawn_fail(fail, "setup", ENOMEM);
         return SBX_ENOMEM;
     }
     p->guard_fd = -1;
+    p->tty_fd = -1;
     if (o->elevate) {
         spawn_fail(fail, "setup", ENOTSUP);
         free(p);
         return SBX_ENOTSUP;
+    }
+    /* A terminal needs the command in our session, which a session of its
+     * own is not; and at least one stream on it. */
+    if (tty != NULL && (o->new_session || (tty->streams & 7u) == 0 || (tty->streams & ~7u))) {
+        spawn_fail(fail, "setup", EINVAL);
+        free(p);
+        return SBX_EINVAL;
     }
     cands = path_candidates(o->file, env, o->search_path);
     while (o->argv[argc] != NULL)
@@ -392,8 +452,20 @@ int sbx_proc_spawn(struct sbx_spawn_opts *o, sbx_proc **out, struct sbx_spawn_fa
     for (size_t i = 1; i < argc; i++)
         sh_argv[i + 1] = o->argv[i];
 
+    if (tty != NULL) {
+        if ((rc = sbx__pty_open(tty, o->as, &master, &follower, &tty_detail)) < 0) {
+            spawn_fail(fail, "tty", (int)sbx_os_last_error());
+            fail->err = rc;
+            fail->detail = tty_detail;
+            goto done;
+        }
+    }
     for (int i = 0; i < 3; i++) {
         int pp[2];
+        if (tty != NULL && (tty->streams & (1u << i))) {
+            fds[i] = follower;
+            continue;
+        }
         switch (o->stdio[i].kind) {
         case SBX_STDIO_INHERIT:
             fds[i] = i;
@@ -453,7 +525,9 @@ int sbx_proc_spawn(struct sbx_spawn_opts *o, sbx_proc **out, struct sbx_spawn_fa
     if (pid == 0) {
         close(errpipe[0]);
         close(gopipe[1]);
-        child_main(o, fds, cands, sh_argv, env, errpipe[1], gopipe[0]);
+        if (master >= 0)
+            close(master);
+        child_main(o, new_group, fds, cands, sh_argv, env, errpipe[1], gopipe[0]);
         _exit(127);
     }
     (void)sigprocmask(SIG_SETMASK, &old, NULL);
@@ -463,7 +537,7 @@ int sbx_proc_spawn(struct sbx_spawn_opts *o, sbx_proc **out, struct sbx_spawn_fa
         goto done;
     }
     p->pid = pid;
-    p->group = o->new_group || o->new_session;
+    p->group = new_group || o->new_session;
     close(errpipe[1]);
     errpipe[1] = -1;
     close(gopipe[0]);
@@ -472,11 +546,14 @@ int sbx_proc_spawn(struct sbx_spawn_opts *o, sbx_proc **out, struct sbx_spawn_fa
     /* The containment, while the child waits for "go".  The group from
      * this side too, so it exists before anyone signals it; checked, since
      * the child cannot have exec'd yet and a failure means no group. */
-    if (o->new_group && !o->new_session && setpgid(pid, pid) < 0) {
+    if (new_group && !o->new_session && setpgid(pid, pid) < 0) {
         held = "setup";
         held_err = errno;
     } else if (o->job && p->group && start_guardian(p, !o->new_session) < 0) {
         held = "setup";
+        held_err = (int)sbx_os_last_error();
+    } else if (tty != NULL && tty->foreground && sbx__pty_foreground(follower, pid) < 0) {
+        held = "tty";
         held_err = (int)sbx_os_last_error();
     } else {
         do {
@@ -516,10 +593,27 @@ int sbx_proc_spawn(struct sbx_spawn_opts *o, sbx_proc **out, struct sbx_spawn_fa
             parent[i] = -1;
         }
     }
+    if (master >= 0) {
+        /* A copy for continue and resize, so they never act on a number
+         * the caller has closed and the system has reused. */
+        if ((p->tty_fd = fcntl(master, F_DUPFD_CLOEXEC, 3)) < 0) {
+            spawn_fail(fail, "tty", errno);
+            rc = fail->err;
+            goto done;
+        }
+        if ((rc = sbx__h_new(master, 1, &o->tty_master)) < 0) {
+            master = -1;
+            goto done;
+        }
+        o->tty_master->eio_eof = 1;
+        master = -1;
+    }
     *out = p;
     p = NULL;
 done:
     for (int i = 0; i < 3; i++) {
+        if (fds[i] >= 0 && fds[i] == follower)
+            continue;
         if (fds[i] >= 0 && o->stdio[i].kind != SBX_STDIO_INHERIT)
             close(fds[i]);
         if (parent[i] >= 0)
@@ -534,6 +628,16 @@ done:
             close(errpipe[i]);
         if (gopipe[i] >= 0)
             close(gopipe[i]);
+    }
+    /* The command holds the follower now; ours would keep the master from
+     * ever reading end of file once the command is gone. */
+    if (follower >= 0)
+        close(follower);
+    if (master >= 0)
+        close(master);
+    if (rc < 0 && o->tty_master != NULL) {
+        sbx_h_close(o->tty_master);
+        o->tty_master = NULL;
     }
     free_strv(cands);
     free(sh_argv);
@@ -653,5 +757,7 @@ void sbx_proc_free(sbx_proc *p)
         while (waitpid(p->guardian, NULL, 0) < 0 && errno == EINTR)
             ;
     }
+    if (p->tty_fd >= 0)
+        close(p->tty_fd);
     free(p);
 }

@@ -231,6 +231,9 @@ int sbx_os_replace_file(const char *tmp, const char *path)
 
 void sbx_os_exit_like(const struct sbx_exit *st)
 {
+    /* The caller's terminal back first, if sbx left it raw: whatever the
+     * status, the shell gets its terminal as it was. */
+    sbx__tty_exit_restore();
     if (st->how == SBX_SIGNALED) {
         struct sigaction sa;
         struct rlimit rl = { 0, 0 };

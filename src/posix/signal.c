@@ -46,7 +46,9 @@ int sbx_sig_init(const int *watch)
     if (sigaction(SIGPIPE, &sa, NULL) < 0)
         return sbx__sys_err(errno);
     sa.sa_handler = on_signal;
-    sa.sa_flags = SA_RESTART | SA_NOCLDSTOP;
+    /* Without SA_NOCLDSTOP: a command that stops or continues is news
+     * (sbx_proc_stopped, SBX_EV_STATE), as much as one that exits. */
+    sa.sa_flags = SA_RESTART;
     if (sigaction(SIGCHLD, &sa, NULL) < 0)
         return sbx__sys_err(errno);
     /* No SA_RESTART: a blocked write to a slow stdout must return so the
@@ -111,7 +113,8 @@ const char *sbx_sig_name(int sig)
 
 const int *sbx_sig_forwarded(void)
 {
-    static const int sigs[] = { SIGINT, SIGTERM, SIGHUP, SIGQUIT, 0 };
+    static const int sigs[] = { SIGINT,  SIGTERM,  SIGHUP,  SIGQUIT, SIGUSR1,
+                                SIGUSR2, SIGWINCH, SIGCONT, SIGTSTP, 0 };
     return sigs;
 }
 

@@ -13,6 +13,8 @@
  *   chan.c     the channel: one named pipe, its DACL, the peer's pid
  *   secret.c   the runner's secret handoff
  *   self.c     this process, the audit log, the account stubs
+ *   tty.c      the terminal and job-control calls, which have nothing to do
+ *              here: no caller's terminal, no stops
  */
 #ifndef SBX_WIN_INTERNAL_H
 #define SBX_WIN_INTERNAL_H

@@ -182,6 +182,14 @@ int sbx_proc_spawn(struct sbx_spawn_opts *o, sbx_proc **out, struct sbx_spawn_fa
     memset(f, 0, sizeof(*f));
     for (int i = 0; i < 3; i++)
         o->stdio[i].h = NULL;
+    o->tty_master = NULL;
+    if (o->tty != NULL) {
+        /* A pseudo console (ConPTY) would be the counterpart; docs/windows.md
+         * says why it is not used yet. */
+        spawn_fail(f, "tty", ERROR_NOT_SUPPORTED, "a terminal of the command's own is not "
+                                                  "supported on Windows");
+        return SBX_ENOTSUP;
+    }
     if ((p = calloc(1, sizeof(*p))) == NULL) {
         spawn_fail(f, "setup", ERROR_NOT_ENOUGH_MEMORY, NULL);
         return SBX_ENOMEM;

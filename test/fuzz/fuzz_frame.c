@@ -197,9 +197,9 @@ static void decode_payload(const sbx_frame *f)
         (void)sbx_exit_decode(f->payload, f->len, &m, why);
         break;
     }
-    case SBX_F_TERMINATE: {
-        struct sbx_terminate m;
-        (void)sbx_terminate_decode(f->payload, f->len, &m, why);
+    case SBX_F_SIGNAL: {
+        struct sbx_signal m;
+        (void)sbx_signal_decode(f->payload, f->len, &m, why);
         break;
     }
     case SBX_F_ERROR: {

@@ -172,19 +172,19 @@ static int one_exit(const uint8_t *p, size_t n, char *why)
 
 static int one_terminate(const uint8_t *p, size_t n, char *why)
 {
-    struct sbx_terminate m, m2;
+    struct sbx_signal m, m2;
     char *json;
     size_t len;
-    int rc = sbx_terminate_decode(p, n, &m, why);
+    int rc = sbx_signal_decode(p, n, &m, why);
 
     if (rc != 0) {
         check_refusal(rc, why);
         return rc;
     }
     CHECK(m.signal >= 1 && m.signal <= 255);
-    CHECK(sbx_terminate_encode(&m, &json, &len) == 0);
+    CHECK(sbx_signal_encode(&m, &json, &len) == 0);
     memset(&m2, 0xa5, sizeof(m2));
-    REDECODE(sbx_terminate_decode, json, len, &m2, why);
+    REDECODE(sbx_signal_decode, json, len, &m2, why);
     CHECK(m2.signal == m.signal);
     free(json);
     return 0;

@@ -50,7 +50,7 @@ static inline int oracle_direction_ok(int side, unsigned t)
         return t == SBX_F_SPAWNED || t == SBX_F_SPAWN_ERROR || t == SBX_F_EXIT ||
                t == SBX_F_ERROR || t == SBX_F_STDIN_ACK || t == (SBX_F_DATA | SBX_STDOUT) ||
                t == (SBX_F_DATA | SBX_STDERR);
-    return t == SBX_F_SPAWN || t == SBX_F_TERMINATE || t == (SBX_F_DATA | SBX_STDIN);
+    return t == SBX_F_SPAWN || t == SBX_F_SIGNAL || t == (SBX_F_DATA | SBX_STDIN);
 }
 
 /* Frames the protocol certainly allows in the oracle's current state. */
@@ -70,7 +70,7 @@ static inline int oracle_must_accept(const struct oracle *o, unsigned t)
         return t == SBX_F_STDIN_ACK || t == SBX_F_EXIT ||
                (t == (SBX_F_DATA | SBX_STDOUT) && !o->closed[SBX_STDOUT]) ||
                (t == (SBX_F_DATA | SBX_STDERR) && !o->closed[SBX_STDERR]);
-    return t == SBX_F_TERMINATE || (t == (SBX_F_DATA | SBX_STDIN) && !o->closed[SBX_STDIN]);
+    return t == SBX_F_SIGNAL || (t == (SBX_F_DATA | SBX_STDIN) && !o->closed[SBX_STDIN]);
 }
 
 /* One frame received: the table's verdict, checked.  Returns it. */

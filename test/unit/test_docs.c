@@ -245,7 +245,7 @@ Test(docs, data_close_and_ack)
 Test(docs, terminate_exit_error)
 {
     sbx_frame_reader r;
-    struct sbx_terminate t;
+    struct sbx_signal t;
     struct sbx_exit x;
     struct sbx_error_msg em;
     char why[SBX_WHY] = "", *json;
@@ -253,11 +253,11 @@ Test(docs, terminate_exit_error)
     sbx_frame f;
 
     load_examples();
-    f = decode_one(find("terminate"), SBX_F_TERMINATE, &r);
-    cr_assert_eq(sbx_terminate_decode(f.payload, f.len, &t, why), 0, "%s", why);
+    f = decode_one(find("terminate"), SBX_F_SIGNAL, &r);
+    cr_assert_eq(sbx_signal_decode(f.payload, f.len, &t, why), 0, "%s", why);
     cr_assert_eq(t.signal, 2);
-    cr_assert_eq(sbx_terminate_encode(&t, &json, &len), 0);
-    encodes_to(find("terminate"), SBX_F_TERMINATE, json, len);
+    cr_assert_eq(sbx_signal_encode(&t, &json, &len), 0);
+    encodes_to(find("terminate"), SBX_F_SIGNAL, json, len);
     free(json);
     sbx_frame_reader_free(&r);
 

@@ -9,8 +9,9 @@
 
 static const unsigned known_types[] = {
     SBX_F_HELLO, SBX_F_SPAWN, SBX_F_SPAWNED, SBX_F_SPAWN_ERROR, SBX_F_EXIT,
-    SBX_F_TERMINATE, SBX_F_ERROR, SBX_F_DATA | 0, SBX_F_DATA | 1, SBX_F_DATA | 2,
-    SBX_F_CLOSE | 0, SBX_F_CLOSE | 1, SBX_F_CLOSE | 2, SBX_F_STDIN_ACK,
+    SBX_F_SIGNAL, SBX_F_ERROR, SBX_F_RESIZE, SBX_F_STOPPED, SBX_F_CONTINUE,
+    SBX_F_DATA | 0, SBX_F_DATA | 1, SBX_F_DATA | 2, SBX_F_DATA | 3,
+    SBX_F_CLOSE | 0, SBX_F_CLOSE | 1, SBX_F_CLOSE | 2, SBX_F_CLOSE | 3, SBX_F_STDIN_ACK,
 };
 #define NKNOWN (sizeof(known_types) / sizeof(known_types[0]))
 

@@ -35,10 +35,15 @@ Test(proto, hello_wrong_version_and_nonce)
     char why[SBX_WHY] = "";
     char other[sizeof(NONCE)];
 
-    cr_assert_eq(sbx_hello_decode(P("{\"version\":2,\"nonce\":\"00112233445566778899aabbccddeeff"
+    /* A version-1 peer (sbx and sbx-runner from different builds). */
+    cr_assert_eq(sbx_hello_decode(P("{\"version\":1,\"nonce\":\"00112233445566778899aabbccddeeff"
                                     "00112233445566778899aabbccddeeff\"}"), &m, why), 0);
     cr_assert_eq(sbx_hello_check(&m, NONCE, why), SBX_EPROTO);
-    cr_assert(strstr(why, "version 2") != NULL, "%s", why);
+    cr_assert_str_eq(why, "the other program speaks protocol version 1, this one version 2: "
+                          "install sbx and sbx-runner from the same build");
+    m.version = 3;
+    cr_assert_eq(sbx_hello_check(&m, NONCE, why), SBX_EPROTO);
+    cr_assert(strstr(why, "version 3, this one version 2") != NULL, "%s", why);
 
     m.version = SBX_PROTO_VERSION;
     memcpy(other, NONCE, sizeof(NONCE));
@@ -89,7 +94,8 @@ Test(proto, unknown_members_are_ignored)
 
 static void spawn_round_trip(char **argv, size_t argc, const char *cwd, char **env, size_t envc)
 {
-    struct sbx_spawn_req in = { argv, argc, (char *)cwd, env, envc, 0, 0, NULL }, out;
+    struct sbx_spawn_req in = { .argv = argv, .argc = argc, .cwd = (char *)cwd, .env = env,
+                                 .envc = envc }, out;
     char why[SBX_WHY] = "";
     char *json;
     size_t len;
@@ -150,7 +156,8 @@ Test(proto, spawn_round_trip_random_bytes)
 Test(proto, spawn_options_round_trip)
 {
     char *argv[] = { "sleep", "100" }, *env[] = { "A=1" };
-    struct sbx_spawn_req in = { argv, 2, "/", env, 1, 90000, 2500, NULL }, out;
+    struct sbx_spawn_req in = { .argv = argv, .argc = 2, .cwd = "/", .env = env, .envc = 1,
+                                 .timeout_ms = 90000, .kill_after_ms = 2500 }, out;
     char why[SBX_WHY] = "";
     char *json;
     size_t len;
@@ -173,7 +180,8 @@ Test(proto, spawn_options_round_trip)
 Test(proto, spawn_user_round_trip_and_bounds)
 {
     char *argv[] = { "id" }, *env[] = { "A=1" }, name[SBX_MAX_USER + 2];
-    struct sbx_spawn_req in = { argv, 1, "/", env, 1, 0, 0, "build" }, out;
+    struct sbx_spawn_req in = { .argv = argv, .argc = 1, .cwd = "/", .env = env, .envc = 1,
+                                 .user = "build" }, out;
     char why[SBX_WHY] = "", *json;
     size_t len;
 
@@ -291,7 +299,7 @@ Test(proto, spawned_and_errors_round_trip)
     struct sbx_spawned sp = { 4242 }, sp2;
     struct sbx_spawn_error se = { "exec", SBX_EACCES, 13, "Permission denied" }, se2;
     struct sbx_error_msg em = { "something broke" }, em2;
-    struct sbx_terminate t = { 15 }, t2;
+    struct sbx_signal t = { 15 }, t2;
     char why[SBX_WHY] = "";
     char *json;
     size_t len;
@@ -316,8 +324,8 @@ Test(proto, spawned_and_errors_round_trip)
     sbx_error_msg_free(&em2);
     free(json);
 
-    cr_assert_eq(sbx_terminate_encode(&t, &json, &len), 0);
-    cr_assert_eq(sbx_terminate_decode((uint8_t *)json, len, &t2, why), 0);
+    cr_assert_eq(sbx_signal_encode(&t, &json, &len), 0);
+    cr_assert_eq(sbx_signal_decode((uint8_t *)json, len, &t2, why), 0);
     cr_assert_eq(t2.signal, 15);
     free(json);
 }
@@ -375,14 +383,14 @@ Test(proto, small_messages_malformed)
         char why[SBX_WHY] = "";
         struct sbx_spawned sp;
         struct sbx_exit e;
-        struct sbx_terminate t;
+        struct sbx_signal t;
         struct sbx_error_msg em;
         struct sbx_spawn_error se;
         int rc = 0;
         switch (bad[i].which) {
         case 0: rc = sbx_spawned_decode(P(bad[i].json), &sp, why); break;
         case 1: rc = sbx_exit_decode(P(bad[i].json), &e, why); break;
-        case 2: rc = sbx_terminate_decode(P(bad[i].json), &t, why); break;
+        case 2: rc = sbx_signal_decode(P(bad[i].json), &t, why); break;
         case 3: rc = sbx_error_decode(P(bad[i].json), &em, why); break;
         case 4: rc = sbx_spawn_error_decode(P(bad[i].json), &se, why); break;
         }

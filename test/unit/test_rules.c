@@ -12,7 +12,7 @@
 
 static const unsigned all_types[] = {
     SBX_F_HELLO, SBX_F_SPAWN, SBX_F_SPAWNED, SBX_F_SPAWN_ERROR, SBX_F_EXIT,
-    SBX_F_TERMINATE, SBX_F_ERROR, SBX_F_DATA | SBX_STDIN, SBX_F_DATA | SBX_STDOUT,
+    SBX_F_SIGNAL, SBX_F_ERROR, SBX_F_DATA | SBX_STDIN, SBX_F_DATA | SBX_STDOUT,
     SBX_F_DATA | SBX_STDERR, SBX_F_CLOSE | SBX_STDIN, SBX_F_CLOSE | SBX_STDOUT,
     SBX_F_CLOSE | SBX_STDERR, SBX_F_STDIN_ACK,
 };
@@ -37,7 +37,7 @@ static const struct expect at_cli[NTYPES] = {
     { SBX_F_SPAWNED, { X, R, X, X } },
     { SBX_F_SPAWN_ERROR, { X, E, X, X } },
     { SBX_F_EXIT, { X, X, E, X } },
-    { SBX_F_TERMINATE, { X, X, X, X } },
+    { SBX_F_SIGNAL, { X, X, X, X } },
     { SBX_F_ERROR, { E, E, E, X } },
     { SBX_F_DATA | SBX_STDIN, { X, X, X, X } },
     { SBX_F_DATA | SBX_STDOUT, { X, X, R, X } },
@@ -54,7 +54,7 @@ static const struct expect at_runner[NTYPES] = {
     { SBX_F_SPAWNED, { X, X, X, X } },
     { SBX_F_SPAWN_ERROR, { X, X, X, X } },
     { SBX_F_EXIT, { X, X, X, X } },
-    { SBX_F_TERMINATE, { X, X, R, X } },
+    { SBX_F_SIGNAL, { X, X, R, X } },
     { SBX_F_ERROR, { X, X, X, X } },
     { SBX_F_DATA | SBX_STDIN, { X, X, R, X } },
     { SBX_F_DATA | SBX_STDOUT, { X, X, X, X } },
@@ -177,7 +177,7 @@ Test(rules, repeatable_while_running)
         cr_assert_eq(sbx_rules_check(&c, SBX_F_DATA | SBX_STDERR, why), 0);
         cr_assert_eq(sbx_rules_check(&c, SBX_F_STDIN_ACK, why), 0);
         cr_assert_eq(sbx_rules_check(&r, SBX_F_DATA | SBX_STDIN, why), 0);
-        cr_assert_eq(sbx_rules_check(&r, SBX_F_TERMINATE, why), 0);
+        cr_assert_eq(sbx_rules_check(&r, SBX_F_SIGNAL, why), 0);
     }
     cr_assert_eq(c.phase, SBX_PH_RUNNING);
     cr_assert_eq(r.phase, SBX_PH_RUNNING);
@@ -197,7 +197,7 @@ Test(rules, no_data_after_its_close)
 
     cr_assert_eq(sbx_rules_check(&r, SBX_F_CLOSE | SBX_STDIN, why), 0);
     expect_refused(&r, SBX_F_DATA | SBX_STDIN, "stdin after its close");
-    cr_assert_eq(sbx_rules_check(&r, SBX_F_TERMINATE, why), 0);
+    cr_assert_eq(sbx_rules_check(&r, SBX_F_SIGNAL, why), 0);
 }
 
 /* The runner acknowledges stdin it discards after telling sbx the child's
@@ -269,7 +269,7 @@ Test(rules, nothing_after_the_last_frame)
 
 Test(rules, unknown_types_refused_everywhere)
 {
-    static const unsigned unknown[] = { 0x00, 0x08, 0x13, 0x23, 0x31, 0xff };
+    static const unsigned unknown[] = { 0x00, 0x0b, 0x0f, 0x14, 0x24, 0x31, 0xff };
 
     for (int side = SBX_AT_CLI; side <= SBX_AT_RUNNER; side++)
         for (int ph = 0; ph < SBX_PH_COUNT_; ph++)
@@ -289,8 +289,8 @@ Test(rules, the_documented_conversation)
         SBX_F_CLOSE | SBX_STDIN, SBX_F_STDIN_ACK, SBX_F_EXIT,
     };
     static const unsigned to_runner[] = {
-        SBX_F_HELLO, SBX_F_SPAWN, SBX_F_DATA | SBX_STDIN, SBX_F_TERMINATE,
-        SBX_F_CLOSE | SBX_STDOUT, SBX_F_CLOSE | SBX_STDIN, SBX_F_TERMINATE,
+        SBX_F_HELLO, SBX_F_SPAWN, SBX_F_DATA | SBX_STDIN, SBX_F_SIGNAL,
+        SBX_F_CLOSE | SBX_STDOUT, SBX_F_CLOSE | SBX_STDIN, SBX_F_SIGNAL,
     };
     struct sbx_rules c, r;
     char why[SBX_WHY];

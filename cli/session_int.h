@@ -1,0 +1,52 @@
+/* The inside of one sbx session, shared by the relay loop (session.c) and
+ * job control and signals (job.c).  Not for anything else in cli/. */
+#ifndef SBX_SESSION_INT_H
+#define SBX_SESSION_INT_H
+
+#include "conn.h"
+#include "os.h"
+#include "rules.h"
+#include "session.h"
+#include "tty.h"
+
+struct sess {
+    const struct session_req *r;
+    struct session_out *out;
+    sbx_conn *c;          /* NULL until the runner connects */
+    struct sbx_rules rules; /* which frame from the runner is legal now */
+    sbx_proc *runner;     /* the runner, or the launcher that starts it */
+    sbx_h *secret;        /* Windows: the pipe the runner takes its secret from */
+    sbx_h *in;            /* our stdin; NULL once it is done, and in pty mode
+                             when stream 0 is the terminal */
+    struct term *tm;      /* the terminal side (tty.h) */
+    sbx_h *keys;          /* where keys are read: fd 0 (owned) or the
+                             terminal handle (borrowed); NULL: none */
+    int keys_owned, keys_dead;
+    sbx_h *std[3];        /* our stdout/stderr in std[1], std[2] */
+    int dead[3];          /* writing there failed: drop that stream */
+    int tty_dead;         /* writing the terminal's output failed */
+    size_t in_flight;     /* stdin and keys sent, not yet acknowledged */
+    int spawned, done;
+    long long spawn_deadline; /* the runner must answer spawn by then */
+    int runner_died;
+    long long bg_stop_at; /* when sbx last came back from a stop still in
+                             the background */
+    int bg_spins;         /* how many such returns came in quick succession */
+};
+
+/* session.c: delivers every signal received so far (job_signal); < 0 when
+ * the session must end (SBX_EINTR: interrupted before the command
+ * existed, out->result says so). */
+int forward_signals(struct sess *s);
+
+/* job.c.  Each returns 0, or a negative sbx error that ends the session. */
+
+/* The command exists: when it starts in its terminal's foreground, the
+ * caller's terminal goes raw, and a resize made meanwhile is passed on. */
+int job_spawned(struct sess *s);
+/* One signal sbx received (sbx_sig_take). */
+int job_signal(struct sess *s, int sig);
+/* The runner says the command stopped with `sig`. */
+int job_stopped(struct sess *s, int sig);
+
+#endif
