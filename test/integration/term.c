@@ -12,6 +12,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -39,10 +40,11 @@ static char **term_env(const char *const *extra)
 		m++;
 	env = it_keep(calloc(n + m + 1, sizeof *env));
 	cr_assert(env != NULL, "out of memory");
-	for (size_t i = 0; i < n; i++)
-		env[i] = (char *)base[i];
+	/* The extras first: getenv() takes the first of two with one name. */
 	for (size_t i = 0; i < m; i++)
-		env[n + i] = (char *)extra[i];
+		env[i] = (char *)extra[i];
+	for (size_t i = 0; i < n; i++)
+		env[m + i] = (char *)base[i];
 	return env;
 }
 
@@ -56,7 +58,8 @@ void term_fini(void)
 	}
 }
 
-static struct term *term_start(int rows, int cols, const char *const *argv, const char *const *env)
+static struct term *term_start(int rows, int cols, const char *const *argv, const char *const *env, uid_t uid,
+			       gid_t gid)
 {
 	struct term *t = it_keep(calloc(1, sizeof *t));
 	struct winsize ws = { .ws_row = (unsigned short)rows, .ws_col = (unsigned short)cols };
@@ -80,6 +83,8 @@ static struct term *term_start(int rows, int cols, const char *const *argv, cons
 	cr_assert(ioctl(t->master, TIOCSWINSZ, &ws) == 0, "TIOCSWINSZ: %s", strerror(errno));
 	cr_assert(stat(t->pts, &st) == 0, "stat %s: %s", t->pts, strerror(errno));
 	t->rdev = (unsigned long)st.st_rdev;
+	/* The terminal is its user's, as a login makes it. */
+	cr_assert(chown(t->pts, uid, st.st_gid) == 0, "chown %s: %s", t->pts, strerror(errno));
 
 	t->pid = fork();
 	cr_assert(t->pid >= 0, "fork: %s", strerror(errno));
@@ -105,6 +110,8 @@ static struct term *term_start(int rows, int cols, const char *const *argv, cons
 			close(fd);
 		if (chdir("/") < 0)
 			_exit(123);
+		if (uid != 0 && (setgroups(0, NULL) < 0 || setgid(gid) < 0 || setuid(uid) < 0))
+			_exit(124);
 		execve(argv[0], (char *const *)argv, envp);
 		_exit(127);
 	}
@@ -115,8 +122,13 @@ static struct term *term_start(int rows, int cols, const char *const *argv, cons
 
 struct term *term_shell(int rows, int cols, const char *const *env)
 {
+	return term_shell_as(rows, cols, 0, 0, env);
+}
+
+struct term *term_shell_as(int rows, int cols, uid_t uid, gid_t gid, const char *const *env)
+{
 	static const char *const bash[] = { "/bin/bash", "--norc", "--noprofile", "--noediting", "-i", NULL };
-	struct term *t = term_start(rows, cols, bash, env);
+	struct term *t = term_start(rows, cols, bash, env, uid, gid);
 	int st;
 
 	cr_assert(term_prompt(t, 10000, &st, NULL), "bash showed no prompt: %s", term_tail(t, 0));
@@ -125,7 +137,7 @@ struct term *term_shell(int rows, int cols, const char *const *env)
 
 struct term *term_exec(int rows, int cols, const char *const *argv, const char *const *env)
 {
-	return term_start(rows, cols, argv, env);
+	return term_start(rows, cols, argv, env, 0, 0);
 }
 
 void term_type(struct term *t, const char *keys)

@@ -44,6 +44,9 @@ struct term {
  * set, plus `env` ("NAME=VALUE", NULL-terminated or NULL).  Waits for the
  * first prompt; fails the test if it does not come. */
 struct term *term_shell(int rows, int cols, const char *const *env);
+/* The same as another account (uid != 0): the terminal is chowned to it and
+ * the shell runs with gid as its only group. */
+struct term *term_shell_as(int rows, int cols, uid_t uid, gid_t gid, const char *const *env);
 /* argv (argv[0] a path) as the session leader instead, same environment. */
 struct term *term_exec(int rows, int cols, const char *const *argv, const char *const *env);
 
