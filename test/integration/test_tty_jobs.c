@@ -139,13 +139,18 @@ Test(tty_jobs, bg_then_reading_the_terminal_stops_then_fg_completes, .timeout = 
 	cr_assert(st == 148, "status %d after Ctrl-Z: %s", st, it_esc(out, strlen(out)));
 	st = term_run(t, "bg", 5000, &out);
 	cr_assert(st == 0, "bg: status %d: %s", st, it_esc(out, strlen(out)));
-	/* Past the sleep: the command reads its terminal, in the background. */
-	term_pump(t, 1500);
-	st = term_run(t, "jobs", 5000, &out);
-	/* As inline: the job stopped by SIGTTIN. */
+	/* Past the sleep the command reads its terminal, in the background:
+	 * as inline, the job is stopped by SIGTTIN (the shell's word for it is
+	 * "tty input"; only `jobs -l` names the signal), within a few seconds. */
+	for (int i = 0; i < 20; i++) {
+		term_pump(t, 250);
+		st = term_run(t, "jobs -l", 5000, &out);
+		if (strstr(out, "Stopped (tty input)"))
+			break;
+	}
 	cr_assert(strstr(out, "Stopped (tty input)") != NULL,
-		  "the job is not stopped for tty input after reading the terminal in the background: %s",
-		  it_esc(out, strlen(out)));
+		  "the job is not stopped for tty input after reading the terminal in the background: %s\nall: %s",
+		  it_esc(out, strlen(out)), term_tail(t, 0));
 	term_type(t, "fg\n");
 	/* fg prints the job's command line; the keys must wait for sbx to
 	 * have the terminal again. */
