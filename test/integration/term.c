@@ -40,11 +40,19 @@ static char **term_env(const char *const *extra)
 		m++;
 	env = it_keep(calloc(n + m + 1, sizeof *env));
 	cr_assert(env != NULL, "out of memory");
-	/* The extras first: getenv() takes the first of two with one name. */
+	/* An extra replaces a base entry of its name: of two, getenv() would
+	 * take the first and bash the last. */
 	for (size_t i = 0; i < m; i++)
 		env[i] = (char *)extra[i];
-	for (size_t i = 0; i < n; i++)
-		env[m + i] = (char *)base[i];
+	for (size_t i = 0, k = m; i < n; i++) {
+		size_t name = strcspn(base[i], "=") + 1;
+		bool replaced = false;
+
+		for (size_t j = 0; j < m; j++)
+			replaced = replaced || strncmp(extra[j], base[i], name) == 0;
+		if (!replaced)
+			env[k++] = (char *)base[i];
+	}
 	return env;
 }
 
