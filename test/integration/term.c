@@ -274,6 +274,14 @@ void term_resize(struct term *t, int rows, int cols)
 	cr_assert(ioctl(t->master, TIOCSWINSZ, &ws) == 0, "TIOCSWINSZ: %s", strerror(errno));
 }
 
+bool term_is_raw(const struct term *t)
+{
+	struct termios tio;
+
+	cr_assert(tcgetattr(t->master, &tio) == 0, "tcgetattr: %s", strerror(errno));
+	return !(tio.c_lflag & (ICANON | ECHO));
+}
+
 bool term_wait_exit(struct term *t, int ms)
 {
 	long long end = sp_now_ms() + ms;

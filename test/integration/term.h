@@ -68,6 +68,10 @@ bool term_prompt(struct term *t, int ms, int *status, char **out);
 int term_run(struct term *t, const char *line, int ms, char **out);
 /* TIOCSWINSZ on the master: the kernel signals the foreground group. */
 void term_resize(struct term *t, int rows, int cols);
+/* The terminal's modes are raw now (no ICANON, no ECHO), as sbx sets them
+ * while a command has the keys: read through the master, which shares the
+ * follower's modes. */
+bool term_is_raw(const struct term *t);
 /* term_exec: waits up to ms for the leader to exit, reading meanwhile. */
 bool term_wait_exit(struct term *t, int ms);
 /* What the terminal showed from `from`, escaped for a message (leaked). */

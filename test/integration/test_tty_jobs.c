@@ -86,6 +86,97 @@ Test(tty_jobs, ctrl_c_to_a_program_that_handles_it, .timeout = 60, .fini = term_
 		  it_esc(out, strlen(out)));
 }
 
+/* Ctrl-\ quits, as inline: 131 at the prompt. */
+Test(tty_jobs, ctrl_backslash_quits_with_131, .timeout = 60, .fini = term_fini)
+{
+	struct term *t = term_shell(40, 120, NULL);
+	long cmd;
+	int st;
+
+	term_type(t, "$SBX run --same-user -- sleep 100.0625\n");
+	cmd = proc_wait_for("sleep 100.0625", 15000);
+	cr_assert(cmd > 0, "the command never started: %s", term_tail(t, 0));
+	usleep(300000);
+	term_type(t, "\x1c");
+	cr_assert(term_prompt(t, 10000, &st, NULL), "no prompt after Ctrl-\\: %s", term_tail(t, 0));
+	cr_assert(st == 128 + SIGQUIT, "status %d after Ctrl-\\ (inline: 131): %s", st, term_tail(t, 0));
+	cr_assert(it_wait_gone(cmd, 3000), "the command is still running");
+}
+
+/* Ctrl-D at the start of a line is the end of input for the command. */
+Test(tty_jobs, ctrl_d_ends_the_commands_input, .timeout = 60, .fini = term_fini)
+{
+	struct term *t = term_shell(40, 120, NULL);
+	int st;
+	char *out;
+
+	term_type(t, "$SBX run --same-user -- sh -c 'echo go$((1+1)); cat; echo \"cat ended\"'\n");
+	cr_assert(term_wait(t, "go2", 15000), "the command never started: %s", term_tail(t, 0));
+	usleep(300000);
+	term_type(t, "sbxt line\r");
+	cr_assert(term_wait(t, "sbxt line\r\nsbxt line\r\n", 5000), "the typed line was not echoed and copied: %s",
+		  term_tail(t, 0));
+	term_type(t, "\x04");
+	cr_assert(term_prompt(t, 10000, &st, &out), "Ctrl-D did not end cat: %s", term_tail(t, 0));
+	cr_assert(st == 0 && strstr(out, "cat ended\n") != NULL, "status %d: %s", st, it_esc(out, strlen(out)));
+}
+
+/* --no-pty at a terminal: the terminal's own Ctrl-Z stops sbx's group, the
+ * command is stopped with it (a stop in pipe mode never leaves sbx
+ * waiting), and fg continues both. */
+Test(tty_jobs, no_pty_ctrl_z_and_fg, .timeout = 60, .fini = term_fini)
+{
+	struct term *t = term_shell(40, 120, NULL);
+	long cmd;
+	int st;
+	char *out;
+
+	term_type(t, "$SBX run --same-user --no-pty -- sh -c 'echo go$((1+1)); sleep 1.5; echo finished; exit 6'\n");
+	cr_assert(term_wait(t, "go2", 15000), "the command never started: %s", term_tail(t, 0));
+	cmd = proc_wait_for("sh -c echo go$((1+1)); sleep 1.5", 5000);
+	cr_assert(cmd > 0, "no command");
+	term_type(t, "\x1a");
+	cr_assert(term_prompt(t, 10000, &st, &out), "no prompt after Ctrl-Z: %s", term_tail(t, 0));
+	cr_assert(st == 148, "status %d after Ctrl-Z: %s", st, it_esc(out, strlen(out)));
+	for (int i = 0; i < 50 && proc_state(cmd) != 'T'; i++)
+		usleep(20000);
+	cr_assert(proc_state(cmd) == 'T', "the command is in state %c, not stopped", proc_state(cmd));
+	st = term_run(t, "fg", 15000, &out);
+	cr_assert(st == 6 && strstr(out, "finished\n") != NULL, "after fg: status %d: %s", st, it_esc(out, strlen(out)));
+}
+
+/* sbx | pager: the command starts in its terminal's background and sbx
+ * leaves the caller's terminal alone, so the keys go to the pager (the
+ * other member of the pipeline reading /dev/tty), as inline and as sudo. */
+Test(tty_jobs, keys_go_to_the_pager_in_the_same_pipeline, .timeout = 60, .fini = term_fini)
+{
+	struct term *t = term_shell(40, 120, NULL);
+	int st;
+	char *out;
+
+	term_type(t, "$SBX run --same-user -- sh -c 'sleep 1; echo from-sbx' | "
+		     "{ printf 'pager? ' >/dev/tty; read -r k </dev/tty; echo \"pager got $k\"; cat; }\n");
+	cr_assert(term_wait(t, "pager? ", 15000), "no pager prompt: %s", term_tail(t, 0));
+	usleep(300000);
+	term_type(t, "sbxt-key\r");
+	cr_assert(term_prompt(t, 15000, &st, &out), "the pipeline did not end: %s", term_tail(t, 0));
+	cr_assert(st == 0, "status %d: %s", st, it_esc(out, strlen(out)));
+	cr_assert(strstr(out, "pager got sbxt-key\nfrom-sbx\n") != NULL, "the terminal showed: %s",
+		  it_esc(out, strlen(out)));
+}
+
+/* TERM reaches the command from the caller's terminal even when its
+ * environment was cleared (the runner adds it only where there is none). */
+Test(tty_jobs, term_comes_with_the_terminal, .timeout = 60, .fini = term_fini)
+{
+	struct term *t = term_shell(40, 120, NULL);
+	char *out;
+	int st = term_run(t, "$SBX run --same-user --clear-env -- $H env TERM", 20000, &out);
+
+	cr_assert(st == 0, "status %d: %s", st, it_esc(out, strlen(out)));
+	cr_assert_str_eq(out, "TERM=xterm\n", "the command's TERM: %s", it_esc(out, strlen(out)));
+}
+
 /* --------------------------------------------------------- job control */
 
 /* Ctrl-Z stops the job: the shell says Stopped and $? is 148, the command
@@ -215,6 +306,8 @@ static void modes_kept_when_killed(bool runner, int status)
 	victim = runner ? lc_runner_of(sbx) : sbx;
 	cr_assert(victim > 0, "no runner below sbx %ld", sbx);
 	usleep(200000);
+	/* So there is something to restore. */
+	cr_assert(term_is_raw(t), "sbx did not put the caller's terminal in raw mode for the run");
 	cr_assert(kill((pid_t)victim, runner ? SIGKILL : SIGTERM) == 0, "kill: %s", strerror(errno));
 	cr_assert(term_prompt(t, 15000, &st, &out), "no prompt: %s", term_tail(t, 0));
 	cr_assert(st == status, "status %d, expected %d: %s", st, status, it_esc(out, strlen(out)));
