@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 /* sbx among the shell's children (its first word is sbx), or 0. */
@@ -347,4 +348,45 @@ Test(tty_jobs, line_buffered_output_is_live, .timeout = 60, .fini = term_fini)
 	two = sp_now_ms();
 	cr_assert(two - one >= 700, "the first line came only %lld ms before the second: buffered", two - one);
 	cr_assert(term_prompt(t, 10000, &st, NULL) && st == 0, "status %d", st);
+}
+
+/* ------------------------------------------- sbx as the session leader */
+
+/* `ssh -t host sbx run ...`, or a terminal whose program is sbx: sbx leads
+ * the terminal's session itself.  The command still gets a terminal of its
+ * own with the caller's size, in its foreground. */
+Test(tty_jobs, sbx_leading_the_session, .timeout = 60, .fini = term_fini)
+{
+	struct term *t = term_exec(33, 77, ARGV(SBX, "run", "--same-user", "--", HELPER, "ttyinfo"), NULL);
+	char *out;
+
+	cr_assert(term_wait_exit(t, 20000), "sbx did not end: %s", term_tail(t, 0));
+	out = term_text(t->shown.p, t->shown.len);
+	cr_assert(WIFEXITED(t->status) && WEXITSTATUS(t->status) == 0, "sbx: status 0x%x: %s", t->status,
+		  it_esc(out, strlen(out)));
+	for (int fd = 0; fd <= 2; fd++) {
+		char line[8];
+
+		snprintf(line, sizeof line, "fd%d ", fd);
+		cr_assert_str_eq(term_line_field(out, line, "tty"), "1", "fd %d: %s", fd, it_esc(out, strlen(out)));
+	}
+	cr_assert_str_eq(term_field(out, "fg"), "1", "%s", it_esc(out, strlen(out)));
+	cr_assert_str_eq(term_field(out, "size"), "33x77", "%s", it_esc(out, strlen(out)));
+}
+
+/* There, sbx's group is orphaned, and the kernel will not stop it: Ctrl-Z
+ * then stops nothing for good (as inline for a session leader's job), the
+ * command goes on and the run ends normally -- never a hang. */
+Test(tty_jobs, ctrl_z_when_sbx_leads_the_session_never_hangs, .timeout = 60, .fini = term_fini)
+{
+	struct term *t = term_exec(24, 80, ARGV(SBX, "run", "--same-user", "--", "sh", "-c",
+						 "echo go$((1+1)); sleep 1; echo finished; exit 4"), NULL);
+
+	cr_assert(term_wait(t, "go2", 15000), "the command never started: %s", term_tail(t, 0));
+	usleep(200000);
+	term_type(t, "\x1a");
+	cr_assert(term_wait_exit(t, 10000), "sbx did not end after Ctrl-Z in an orphaned group: %s", term_tail(t, 0));
+	cr_assert(WIFEXITED(t->status) && WEXITSTATUS(t->status) == 4, "sbx: status 0x%x: %s", t->status,
+		  term_tail(t, 0));
+	cr_assert(term_wait(t, "finished", 100), "the command did not finish: %s", term_tail(t, 0));
 }
