@@ -132,9 +132,9 @@ Test(tty_jobs, no_pty_ctrl_z_and_fg, .timeout = 60, .fini = term_fini)
 	int st;
 	char *out;
 
-	term_type(t, "$SBX run --same-user --no-pty -- sh -c 'echo go$((1+1)); sleep 1.5; echo finished; exit 6'\n");
+	term_type(t, "$SBX run --same-user --no-pty -- sh -c 'echo go$((1+1)); sleep 3; echo finished; exit 6'\n");
 	cr_assert(term_wait(t, "go2", 15000), "the command never started: %s", term_tail(t, 0));
-	cmd = proc_wait_for("sh -c echo go$((1+1)); sleep 1.5", 5000);
+	cmd = proc_wait_for("sh -c echo go$((1+1)); sleep 3", 5000);
 	cr_assert(cmd > 0, "no command");
 	term_type(t, "\x1a");
 	cr_assert(term_prompt(t, 10000, &st, &out), "no prompt after Ctrl-Z: %s", term_tail(t, 0));
@@ -186,7 +186,7 @@ Test(tty_jobs, ctrl_z_stops_and_fg_continues, .timeout = 60, .fini = term_fini)
 {
 	struct term *t = term_shell(40, 120, NULL);
 	/* The shell prints go2 where the typed line (echoed) says go$((1+1)). */
-	const char *script = "echo go$((1+1)); sleep 1.5; echo finished; exit 7";
+	const char *script = "echo go$((1+1)); sleep 3; echo finished; exit 7";
 	char line[256], prefix[128], *out;
 	long cmd, sbx;
 	int st;
@@ -206,8 +206,8 @@ Test(tty_jobs, ctrl_z_stops_and_fg_continues, .timeout = 60, .fini = term_fini)
 	cr_assert(proc_state(sbx) == 'T', "sbx is in state %c, not stopped", proc_state(sbx));
 	cr_assert(proc_state(cmd) == 'T', "the command is in state %c, not stopped", proc_state(cmd));
 	/* Longer than the command would take: stopped, it must not finish. */
-	term_pump(t, 2000);
-	cr_assert(proc_state(cmd) == 'T', "the command is in state %c after 2 s stopped", proc_state(cmd));
+	term_pump(t, 3500);
+	cr_assert(proc_state(cmd) == 'T', "the command is in state %c after 3.5 s stopped", proc_state(cmd));
 	cr_assert(strstr((const char *)t->shown.p + t->mark, "finished") == NULL, "the command went on while stopped: %s",
 		  term_tail(t, t->mark));
 	st = term_run(t, "fg", 15000, &out);

@@ -188,9 +188,9 @@ Test(tty_sec, sudo_ctrl_z_and_fg, .timeout = 90, .fini = term_fini)
 	long cmd;
 	int st;
 
-	term_type(t, "$SBX run -n -- sh -c 'echo go$((1+1)); sleep 1.5; echo finished; exit 7'\n");
+	term_type(t, "$SBX run -n -- sh -c 'echo go$((1+1)); sleep 3; echo finished; exit 7'\n");
 	cr_assert(term_wait(t, "go2", 20000), "the command never started: %s", term_tail(t, 0));
-	cmd = proc_wait_for("sh -c echo go$((1+1)); sleep 1.5", 5000);
+	cmd = proc_wait_for("sh -c echo go$((1+1)); sleep 3", 5000);
 	cr_assert(cmd > 0, "no command");
 	term_type(t, "\x1a");
 	cr_assert(term_prompt(t, 10000, &st, &out), "no prompt after Ctrl-Z: %s", term_tail(t, 0));
