@@ -102,7 +102,7 @@ static const char usage_run[] =
     "COMMAND gets sbx's environment, unchanged unless the options above change\n"
     "it, and is looked up in that environment's PATH like execvp(3).\n"
     "\n"
-    "At a terminal (when any of sbx's stdin, stdout and stderr is its\n"
+    "At a terminal (POSIX: when sbx's stdin, stdout or stderr is its\n"
     "controlling terminal, or with --pty; the last of --pty and --no-pty wins),\n"
     "COMMAND gets a new terminal of its own with the caller's size and modes:\n"
     "each stream that is the terminal in sbx is that terminal in COMMAND, the\n"

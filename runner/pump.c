@@ -389,12 +389,13 @@ int runner_pump(sbx_conn *c, struct sbx_rules *rules, sbx_proc *child, struct ru
         rc = sbx_wait(w, 7, p.exited && room ? 0 : sleep_ms);
         if (rc < 0 && rc != SBX_EINTR)
             goto done;
-        if ((w[6].got & SBX_EV_STATE) && (rc = report_stops(&p)) < 0)
-            goto done;
         if (w[4].got & SBX_EV_EXIT) {
             if ((rc = sbx_proc_poll(child, &p.st)) < 0 || (rc = on_exit_seen(&p)) < 0)
                 goto done;
         }
+        /* A stop the exit has overtaken is not worth stopping sbx for. */
+        if ((w[6].got & SBX_EV_STATE) && !p.exited && (rc = report_stops(&p)) < 0)
+            goto done;
         if (w[0].got & SBX_EV_READ) {
             rc = sbx_conn_fill(c);
             if (rc < 0 && rc != SBX_EAGAIN && rc != SBX_EINTR) {

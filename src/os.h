@@ -123,9 +123,9 @@ struct sbx_stdio {
  * process's controlling terminal; and starts the command as the leader of a
  * new process group in this session -- not a session leader, so that the
  * terminal's stop signals (Ctrl-Z, SIGTTIN, SIGTTOU) can stop it -- with
- * each stream in `streams` on the terminal and the others as stdio[] says.
- * The caller's own terminal is never involved: only the new one reaches the
- * command. */
+ * each stream in `streams` on the terminal (its stdio[] entry is ignored
+ * and its h stays NULL) and the others as stdio[] says.  The caller's own
+ * terminal is never involved: only the new one reaches the command. */
 struct sbx_spawn_tty {
     unsigned streams;   /* bit n: standard stream n is the terminal */
     int foreground;     /* the command's group starts as the terminal's
@@ -303,8 +303,9 @@ int sbx_tty_foreground(sbx_tty *t);
  * a stop, someone else may have changed them).  Only in the foreground:
  * SBX_EAGAIN otherwise, and the terminal is left alone.  While raw, a
  * signal that kills sbx outright (SIGSEGV, SIGBUS, SIGFPE, SIGILL,
- * SIGABRT, SIGSYS, SIGXCPU, SIGXFSZ, SIGTRAP), sbx_os_exit_like() and
- * exit() restore it first. */
+ * SIGABRT, SIGSYS, SIGXCPU, SIGXFSZ, SIGTRAP, SIGALRM, ...: those at their
+ * default action when sbx first goes raw), sbx_os_exit_like() and exit()
+ * restore it first. */
 int sbx_tty_raw(sbx_tty *t);
 /* Puts the saved modes back, after pending output is written, if the
  * terminal is raw and this process is in the foreground; never stops the

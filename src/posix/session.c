@@ -9,6 +9,7 @@
 #ifdef __linux__
 #include <sys/prctl.h>
 #endif
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -17,7 +18,6 @@
 int sbx_os_lead_session(void)
 {
     struct sigaction dfl, chld;
-    struct sbx_exit st;
     sigset_t all, old;
     pid_t me = getpid(), child;
     int status, e;
@@ -73,9 +73,17 @@ int sbx_os_lead_session(void)
         return sbx__sys_err(e);
     }
 
-    /* The stand-in: terminal interrupts are not ours to act on (the child
-     * ignores them too, as the runner does); anything else that kills us
-     * takes the child with it through the death signal. */
+    /* The stand-in.  None of the handlers it inherited may run here: they
+     * act on state it now shares with the child (the self-pipe).  Terminal
+     * interrupts are not ours to act on (the child ignores them too, as
+     * the runner does); anything else that kills us takes the child with
+     * it through the death signal. */
+    for (int s = 1; s < NSIG; s++) {
+        struct sigaction cur;
+        if (s != SIGKILL && s != SIGSTOP && sigaction(s, NULL, &cur) == 0 &&
+            cur.sa_handler != SIG_DFL && cur.sa_handler != SIG_IGN)
+            (void)sigaction(s, &dfl, NULL);
+    }
     (void)sbx_sig_ignore_console();
     (void)sigprocmask(SIG_SETMASK, &old, NULL);
     for (;;) {
@@ -89,15 +97,22 @@ int sbx_os_lead_session(void)
             break;
         }
     }
-    memset(&st, 0, sizeof(st));
+    /* As the child ended, without running anything of the process that
+     * lives on in the child (atexit handlers, stdio buffers). */
     if (WIFSIGNALED(status)) {
-        st.how = SBX_SIGNALED;
-        st.signal = WTERMSIG(status);
-    } else {
-        st.how = SBX_EXITED;
-        st.code = WIFEXITED(status) ? WEXITSTATUS(status) : 125;
+        struct rlimit rl = { 0, 0 };
+        sigset_t one;
+        int sig = WTERMSIG(status);
+
+        (void)setrlimit(RLIMIT_CORE, &rl);
+        (void)sigaction(sig, &dfl, NULL);
+        sigemptyset(&one);
+        sigaddset(&one, sig);
+        (void)sigprocmask(SIG_UNBLOCK, &one, NULL);
+        (void)kill(getpid(), sig);
+        _exit(128 + (sig & 0x7f));
     }
-    sbx_os_exit_like(&st);
+    _exit(WIFEXITED(status) ? WEXITSTATUS(status) : 125);
 }
 
 int sbx_os_stop_self(int sig)

@@ -30,10 +30,20 @@ static struct termios emerg_modes;
 static sbx_tty *live; /* the terminal that is raw, for exit paths */
 static int exit_hooked;
 
-/* Signals that end sbx outright, each with the disposition it had before
- * ours, which it gets back before it is raised again. */
-static const int fatal_sigs[] = { SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT,
-                                  SIGSYS, SIGXCPU, SIGXFSZ, SIGTRAP };
+/* Signals whose default action ends sbx outright: the faults, and the
+ * others that kill by default and that sbx does not watch (the watched
+ * ones end it through sbx_os_exit_like).  Each keeps the disposition it
+ * had before ours, which it gets back before it is raised again. */
+static const int fatal_sigs[] = {
+    SIGSEGV, SIGBUS,  SIGFPE,    SIGILL,  SIGABRT, SIGSYS, SIGXCPU,
+    SIGXFSZ, SIGTRAP, SIGVTALRM, SIGPROF, SIGALRM, SIGIO,
+#ifdef SIGPWR
+    SIGPWR,
+#endif
+#ifdef SIGSTKFLT
+    SIGSTKFLT,
+#endif
+};
 #define NFATAL (sizeof(fatal_sigs) / sizeof(fatal_sigs[0]))
 static struct sigaction fatal_old[NFATAL];
 static int fatal_installed;
@@ -82,8 +92,10 @@ static void install_fatal(void)
     for (size_t i = 0; i < NFATAL; i++) {
         if (sigaction(fatal_sigs[i], NULL, &fatal_old[i]) < 0)
             continue;
-        /* Ignored stays ignored (SIGXFSZ ignored turns into EFBIG). */
-        if (fatal_old[i].sa_handler == SIG_IGN)
+        /* Only where the default would kill: ignored stays ignored
+         * (SIGXFSZ ignored turns into EFBIG), and a handler someone
+         * installed decides for itself. */
+        if (fatal_old[i].sa_handler != SIG_DFL || (fatal_old[i].sa_flags & SA_SIGINFO))
             continue;
         (void)sigaction(fatal_sigs[i], &sa, NULL);
     }

@@ -35,7 +35,7 @@
 
 static int spec_type_known(unsigned t)
 {
-    return (t >= 0x01 && t <= 0x07) || (t >= 0x10 && t <= 0x12) || (t >= 0x20 && t <= 0x22) ||
+    return (t >= 0x01 && t <= 0x0a) || (t >= 0x10 && t <= 0x13) || (t >= 0x20 && t <= 0x23) ||
            t == 0x30;
 }
 
@@ -202,6 +202,25 @@ static void decode_payload(const sbx_frame *f)
         (void)sbx_signal_decode(f->payload, f->len, &m, why);
         break;
     }
+    case SBX_F_RESIZE: {
+        struct sbx_resize m;
+        if (sbx_resize_decode(f->payload, f->len, &m, why) == 0)
+            CHECK(m.size.rows >= 1 && m.size.rows <= 65535 && m.size.cols >= 1 &&
+                  m.size.cols <= 65535);
+        break;
+    }
+    case SBX_F_STOPPED: {
+        struct sbx_stopped m;
+        if (sbx_stopped_decode(f->payload, f->len, &m, why) == 0)
+            CHECK(m.signal >= 1 && m.signal <= 255);
+        break;
+    }
+    case SBX_F_CONTINUE: {
+        struct sbx_continue m;
+        if (sbx_continue_decode(f->payload, f->len, &m, why) == 0)
+            CHECK(m.foreground == 0 || m.foreground == 1);
+        break;
+    }
     case SBX_F_ERROR: {
         struct sbx_error_msg m;
         if (sbx_error_decode(f->payload, f->len, &m, why) == 0)
@@ -340,6 +359,11 @@ static void run(const uint8_t *d, size_t size, enum mode m, const struct ref *re
 
     oracle_init(&at_cli, SBX_AT_CLI);
     oracle_init(&at_runner, SBX_AT_RUNNER);
+    /* Half the inputs are runs without a terminal. */
+    if (rng & 2) {
+        oracle_no_tty(&at_cli);
+        oracle_no_tty(&at_runner);
+    }
     sbx_frame_reader_init(&r);
     if (m == PIECES) {
         reenc_init(&e, size);

@@ -1,10 +1,10 @@
 /* libFuzzer harness for the small control-message decoders (src/proto.c):
- * hello, spawned, spawn-error, exit, terminate and error.  The spawn request
- * has its own harness (fuzz_spawn.c).
+ * hello, spawned, spawn-error, exit, signal, error, resize, stopped and
+ * continue.  The spawn request has its own harness (fuzz_spawn.c).
  *
  * The first input byte picks the decoder (its value modulo the number of
  * decoders, in the order of the table below); the rest is the frame's JSON
- * payload.  One harness for all six keeps the CI time down, and the payloads
+ * payload.  One harness for all nine keeps the CI time down, and the payloads
  * share their JSON shapes, so inputs found for one decoder help the others.
  *
  * Each decoder gets a round-trip oracle: a message that decodes is
@@ -170,7 +170,7 @@ static int one_exit(const uint8_t *p, size_t n, char *why)
     return 0;
 }
 
-static int one_terminate(const uint8_t *p, size_t n, char *why)
+static int one_signal(const uint8_t *p, size_t n, char *why)
 {
     struct sbx_signal m, m2;
     char *json;
@@ -186,6 +186,67 @@ static int one_terminate(const uint8_t *p, size_t n, char *why)
     memset(&m2, 0xa5, sizeof(m2));
     REDECODE(sbx_signal_decode, json, len, &m2, why);
     CHECK(m2.signal == m.signal);
+    free(json);
+    return 0;
+}
+
+static int one_resize(const uint8_t *p, size_t n, char *why)
+{
+    struct sbx_resize m, m2;
+    char *json;
+    size_t len;
+    int rc = sbx_resize_decode(p, n, &m, why);
+
+    if (rc != 0) {
+        check_refusal(rc, why);
+        return rc;
+    }
+    CHECK(m.size.rows >= 1 && m.size.rows <= 65535);
+    CHECK(m.size.cols >= 1 && m.size.cols <= 65535);
+    CHECK(sbx_resize_encode(&m, &json, &len) == 0);
+    memset(&m2, 0xa5, sizeof(m2));
+    REDECODE(sbx_resize_decode, json, len, &m2, why);
+    CHECK(m2.size.rows == m.size.rows && m2.size.cols == m.size.cols);
+    free(json);
+    return 0;
+}
+
+static int one_stopped(const uint8_t *p, size_t n, char *why)
+{
+    struct sbx_stopped m, m2;
+    char *json;
+    size_t len;
+    int rc = sbx_stopped_decode(p, n, &m, why);
+
+    if (rc != 0) {
+        check_refusal(rc, why);
+        return rc;
+    }
+    CHECK(m.signal >= 1 && m.signal <= 255);
+    CHECK(sbx_stopped_encode(&m, &json, &len) == 0);
+    memset(&m2, 0xa5, sizeof(m2));
+    REDECODE(sbx_stopped_decode, json, len, &m2, why);
+    CHECK(m2.signal == m.signal);
+    free(json);
+    return 0;
+}
+
+static int one_continue(const uint8_t *p, size_t n, char *why)
+{
+    struct sbx_continue m, m2;
+    char *json;
+    size_t len;
+    int rc = sbx_continue_decode(p, n, &m, why);
+
+    if (rc != 0) {
+        check_refusal(rc, why);
+        return rc;
+    }
+    CHECK(m.foreground == 0 || m.foreground == 1);
+    CHECK(sbx_continue_encode(&m, &json, &len) == 0);
+    memset(&m2, 0xa5, sizeof(m2));
+    REDECODE(sbx_continue_decode, json, len, &m2, why);
+    CHECK(m2.foreground == m.foreground);
     free(json);
     return 0;
 }
@@ -219,7 +280,8 @@ static int one_error(const uint8_t *p, size_t n, char *why)
 /* The order is the selector's: test/fuzz/seeds.sh writes these indexes.
  * Each returns its decoder's result. */
 static int (*const decoders[])(const uint8_t *, size_t, char *) = {
-    one_hello, one_spawned, one_spawn_error, one_exit, one_terminate, one_error,
+    one_hello, one_spawned, one_spawn_error, one_exit, one_signal, one_error,
+    one_resize, one_stopped, one_continue,
 };
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

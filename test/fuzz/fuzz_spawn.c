@@ -11,6 +11,11 @@
  * the input's own JSON, read here with cJSON directly, and a payload that
  * holds a NUL, a \u0000 or a malformed \u escape — which cJSON cuts short
  * in the same way, so the comparison misses it — must not decode at all.
+ *
+ * The "tty" member (protocol version 2) is held to the same: its documented
+ * bounds, the round trip, and each decoded value against the input's JSON
+ * (the streams as a set, the size, TERM, every mode and the control
+ * characters byte by byte).
  */
 #include <ctype.h>
 #include <stdint.h>
@@ -28,6 +33,53 @@
 
 /* The bound docs/protocol.md gives for options.timeout_ms and kill_after_ms. */
 #define YEAR_MS 31622400000LL
+
+/* The bounds docs/protocol.md gives for the "tty" member. */
+static void check_tty_valid(const struct sbx_tty_req *t)
+{
+    if (!t->present) {
+        /* No member: nothing of a terminal. */
+        CHECK(t->streams == 0 && t->foreground == 0 && t->term == NULL && !t->have_modes);
+        CHECK(t->size.rows == 0 && t->size.cols == 0);
+        return;
+    }
+    CHECK(t->present == 1);
+    CHECK(t->streams >= 1 && t->streams <= 7);
+    CHECK(t->foreground == 0 || t->foreground == 1);
+    /* Both or neither, each 1..65535. */
+    CHECK((t->size.rows == 0) == (t->size.cols == 0));
+    CHECK(t->size.rows <= 65535 && t->size.cols <= 65535);
+    if (t->term != NULL) {
+        size_t n = strlen(t->term);
+        CHECK(n >= 1 && n <= SBX_MAX_TERM);
+        for (size_t i = 0; i < n; i++)
+            CHECK(t->term[i] >= 0x20 && t->term[i] <= 0x7e);
+    }
+    CHECK(t->have_modes == 0 || t->have_modes == 1);
+    if (t->have_modes) {
+        CHECK(t->modes.iflag <= 0xffffffffUL && t->modes.oflag <= 0xffffffffUL);
+        CHECK(t->modes.cflag <= 0xffffffffUL && t->modes.lflag <= 0xffffffffUL);
+        CHECK(t->modes.ispeed <= 0xffffffffUL && t->modes.ospeed <= 0xffffffffUL);
+        CHECK(t->modes.ncc >= 1 && t->modes.ncc <= SBX_TTY_NCC);
+    }
+}
+
+static void check_tty_same(const struct sbx_tty_req *a, const struct sbx_tty_req *b)
+{
+    CHECK(a->present == b->present && a->streams == b->streams);
+    CHECK(a->foreground == b->foreground);
+    CHECK(a->size.rows == b->size.rows && a->size.cols == b->size.cols);
+    CHECK((a->term == NULL) == (b->term == NULL));
+    CHECK(a->term == NULL || strcmp(a->term, b->term) == 0);
+    CHECK(a->have_modes == b->have_modes);
+    if (a->have_modes) {
+        CHECK(a->modes.iflag == b->modes.iflag && a->modes.oflag == b->modes.oflag);
+        CHECK(a->modes.cflag == b->modes.cflag && a->modes.lflag == b->modes.lflag);
+        CHECK(a->modes.ispeed == b->modes.ispeed && a->modes.ospeed == b->modes.ospeed);
+        CHECK(a->modes.ncc == b->modes.ncc);
+        CHECK(memcmp(a->modes.cc, b->modes.cc, a->modes.ncc) == 0);
+    }
+}
 
 /* What docs/protocol.md promises about a request that decoded. */
 static void check_valid(const struct sbx_spawn_req *m)
@@ -52,6 +104,7 @@ static void check_valid(const struct sbx_spawn_req *m)
         size_t n = strlen(m->user);
         CHECK(n >= 1 && n <= SBX_MAX_USER && sbx_utf8_valid(m->user, n));
     }
+    check_tty_valid(&m->tty);
 }
 
 static void check_same(const struct sbx_spawn_req *a, const struct sbx_spawn_req *b)
@@ -67,6 +120,7 @@ static void check_same(const struct sbx_spawn_req *a, const struct sbx_spawn_req
     CHECK(a->kill_after_ms == b->kill_after_ms);
     CHECK((a->user == NULL) == (b->user == NULL));
     CHECK(a->user == NULL || strcmp(a->user, b->user) == 0);
+    check_tty_same(&a->tty, &b->tty);
 }
 
 /* The bytes a wire string stands for (docs/protocol.md, "Byte strings"),
@@ -89,6 +143,57 @@ static void check_wire_str(const cJSON *v, const char *got)
     }
 }
 
+/* A number member of the input that decoded: an integer, equal to `got`. */
+static void check_number(const cJSON *o, const char *name, unsigned long got)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, name);
+
+    CHECK(cJSON_IsNumber(v));
+    CHECK(v->valuedouble == (double)got);
+}
+
+/* The decoded terminal against the input's own "tty" member (NULL: none). */
+static void check_tty_against_input(const cJSON *t, const struct sbx_tty_req *m)
+{
+    const cJSON *it, *v, *modes;
+    unsigned set = 0;
+
+    CHECK((t != NULL) == (m->present != 0));
+    if (t == NULL)
+        return;
+    cJSON_ArrayForEach(it, cJSON_GetObjectItemCaseSensitive(t, "streams"))
+        set |= 1u << (unsigned)it->valuedouble;
+    CHECK(set == m->streams);
+    v = cJSON_GetObjectItemCaseSensitive(t, "foreground");
+    CHECK(m->foreground == (v != NULL && cJSON_IsTrue(v)));
+    if (cJSON_GetObjectItemCaseSensitive(t, "rows") != NULL) {
+        check_number(t, "rows", m->size.rows);
+        check_number(t, "cols", m->size.cols);
+    } else {
+        CHECK(m->size.rows == 0 && m->size.cols == 0);
+    }
+    v = cJSON_GetObjectItemCaseSensitive(t, "term");
+    CHECK((v != NULL) == (m->term != NULL));
+    CHECK(v == NULL || strcmp(v->valuestring, m->term) == 0);
+    modes = cJSON_GetObjectItemCaseSensitive(t, "modes");
+    CHECK((modes != NULL) == (m->have_modes != 0));
+    if (modes == NULL)
+        return;
+    check_number(modes, "iflag", m->modes.iflag);
+    check_number(modes, "oflag", m->modes.oflag);
+    check_number(modes, "cflag", m->modes.cflag);
+    check_number(modes, "lflag", m->modes.lflag);
+    check_number(modes, "ispeed", m->modes.ispeed);
+    check_number(modes, "ospeed", m->modes.ospeed);
+    v = cJSON_GetObjectItemCaseSensitive(modes, "cc");
+    CHECK(cJSON_IsString(v) && strlen(v->valuestring) == 2 * (size_t)m->modes.ncc);
+    for (unsigned i = 0; i < m->modes.ncc; i++) {
+        unsigned byte;
+        CHECK(sscanf(v->valuestring + 2 * i, "%2x", &byte) == 1);
+        CHECK(m->modes.cc[i] == byte);
+    }
+}
+
 static void check_against_input(const uint8_t *data, size_t size, const struct sbx_spawn_req *m)
 {
     cJSON *o = cJSON_ParseWithLength((const char *)data, size);
@@ -107,6 +212,7 @@ static void check_against_input(const uint8_t *data, size_t size, const struct s
     cJSON_ArrayForEach(it, env)
         check_wire_str(it, m->env[i++]);
     check_wire_str(cJSON_GetObjectItemCaseSensitive(o, "cwd"), m->cwd);
+    check_tty_against_input(cJSON_GetObjectItemCaseSensitive(o, "tty"), &m->tty);
     cJSON_Delete(o);
 }
 
@@ -117,6 +223,7 @@ static void check_failed(int rc, const struct sbx_spawn_req *m, const char *why)
     CHECK(m->argv == NULL && m->env == NULL && m->cwd == NULL);
     CHECK(m->argc == 0 && m->envc == 0);
     CHECK(m->timeout_ms == 0 && m->kill_after_ms == 0 && m->user == NULL);
+    CHECK(m->tty.present == 0 && m->tty.term == NULL);
     if (rc == SBX_EPROTO) {
         size_t n = strnlen(why, SBX_WHY);
         CHECK(n > 0 && n < SBX_WHY);
@@ -167,7 +274,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     sbx_spawn_req_free(&m);
     sbx_spawn_req_free(&m2);
     /* _free() leaves a zeroed struct that may be freed again. */
-    CHECK(m.argv == NULL && m.env == NULL && m.cwd == NULL);
+    CHECK(m.argv == NULL && m.env == NULL && m.cwd == NULL && m.tty.term == NULL);
     sbx_spawn_req_free(&m);
     return 0;
 }

@@ -49,8 +49,11 @@ msg_index() {
     spawned) echo 1 ;;
     spawn-error) echo 2 ;;
     exit | exit-signal) echo 3 ;;
-    terminate) echo 4 ;;
+    signal) echo 4 ;;
     error) echo 5 ;;
+    resize) echo 6 ;;
+    stopped) echo 7 ;;
+    continue) echo 8 ;;
     *) echo "" ;;
     esac
 }
@@ -64,9 +67,9 @@ while IFS=$tab read -r name esc; do
     payload=${esc#????????????????????????????????}
     printf "$esc" >"$corpus/fuzz_frame/$name"
     stream=$stream$esc
-    if [ "$name" = spawn ] || [ "$name" = spawn-as-user ]; then
+    case $name in spawn | spawn-as-user | spawn-tty*)
         printf "$payload" >"$corpus/fuzz_spawn/$name"
-    fi
+    esac
     idx=$(msg_index "$name")
     if [ -n "$idx" ]; then
         printf "\\00$idx$payload" >"$corpus/fuzz_msg/$name"
@@ -81,19 +84,33 @@ printf '%s' '{"argv":["sleep","100"],"cwd":"/","env":["A=1","=C:=C:\\"],' \
     '"options":{"timeout_ms":90000,"kill_after_ms":2500}}' >"$corpus/fuzz_spawn/options"
 printf '\003%s' '{"how":"signaled","signal":15,"core":true,"timed_out":true}' \
     >"$corpus/fuzz_msg/exit-timed-out"
+printf '\010%s' '{"foreground":false}' >"$corpus/fuzz_msg/continue-background"
+# A terminal at its bounds: the largest size, every control character, the
+# longest flags, and streams in another order.
+printf '%s' '{"argv":["sh"],"cwd":"/","env":[],"tty":{"streams":[2,0],' \
+    '"foreground":false,"rows":65535,"cols":65535,"term":"screen.xterm-256color",' \
+    '"modes":{"iflag":4294967295,"oflag":0,"cflag":0,"lflag":0,"ispeed":0,"ospeed":4098,' \
+    '"cc":"000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f"}}}' \
+    >"$corpus/fuzz_spawn/tty-bounds"
 
-# Frame sequences for fuzz_rules: a side byte (0 sbx, 1 the runner), then
-# one byte per frame, the index in fuzz_rules.c's table of known types
-# (0 hello, 1 spawn, 2 spawned, 3 spawn-error, 4 exit, 5 terminate, 6 error,
-# 7/8/9 stdin/stdout/stderr data, 10/11/12 their close, 13 stdin ack).
-# The documented conversation as each side receives it, a spawn error, an
-# error at once, and frames out of place (0xe0 + n: the raw type n).
+# Frame sequences for fuzz_rules: a side byte (0 sbx, 1 the runner; plus 2
+# for a run without a terminal), then one byte per frame, the index in
+# fuzz_rules.c's table of known types (0 hello, 1 spawn, 2 spawned,
+# 3 spawn-error, 4 exit, 5 signal, 6 error, 7/8/9 stdin/stdout/stderr data,
+# 10/11/12 their close, 13 stdin ack, 14 resize, 15 stopped, 16 continue,
+# 17 terminal data, 18 terminal close).  The documented conversations as
+# each side receives them, a spawn error, an error at once, and frames out
+# of place (0xe0 + n: the raw type n).
 printf '\000\000\002\010\011\015\013\014\012\015\004' >"$corpus/fuzz_rules/sbx-conversation"
 printf '\000\000\003' >"$corpus/fuzz_rules/sbx-spawn-error"
 printf '\000\006' >"$corpus/fuzz_rules/sbx-error-first"
 printf '\000\000\015\013\002\013\013\010\004\010' >"$corpus/fuzz_rules/sbx-out-of-place"
 printf '\001\000\001\007\005\013\012\005\007' >"$corpus/fuzz_rules/runner-conversation"
 printf '\001\001\000\000\350\363\361\005' >"$corpus/fuzz_rules/runner-out-of-place"
+printf '\000\000\002\021\015\017\021\017\022\021\004' >"$corpus/fuzz_rules/sbx-terminal"
+printf '\001\000\001\021\016\020\021\020\005\022' >"$corpus/fuzz_rules/runner-terminal"
+printf '\002\000\002\021\022\017\010\004' >"$corpus/fuzz_rules/sbx-no-terminal"
+printf '\003\000\001\021\016\020\005\007' >"$corpus/fuzz_rules/runner-no-terminal"
 
 # argv as NUL-separated strings: the spec's spawn argv, and the quoting
 # rules' corners (backslashes before quotes and at the end, empty arguments,
@@ -136,6 +153,25 @@ cat >"$out/json.dict" <<'EOF'
 "\"signal\""
 "\"core\""
 "\"timed_out\""
+"\"tty\""
+"\"streams\""
+"[0,1,2]"
+"\"foreground\""
+"\"rows\""
+"\"cols\""
+"65535"
+"65536"
+"\"term\""
+"\"xterm-256color\""
+"\"modes\""
+"\"iflag\""
+"\"oflag\""
+"\"cflag\""
+"\"lflag\""
+"\"ispeed\""
+"\"ospeed\""
+"\"cc\""
+"\"031c7f15\""
 "\"exec\""
 "\"ENOENT\""
 "\"PATH=/bin\""

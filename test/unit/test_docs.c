@@ -95,7 +95,7 @@ static void encodes_to(const struct example *e, unsigned type, const void *p, si
 Test(docs, every_example_is_a_known_frame)
 {
     load_examples();
-    cr_assert_geq(nex, 14, "expected the full set of examples, found %d", nex);
+    cr_assert_geq(nex, 23, "expected the full set of examples, found %d", nex);
     for (int i = 0; i < nex; i++) {
         unsigned type;
         size_t len;
@@ -116,7 +116,8 @@ Test(docs, hello)
     const struct example *e = find("hello");
     sbx_frame f = decode_one(e, SBX_F_HELLO, &r);
     cr_assert_eq(sbx_hello_decode(f.payload, f.len, &m, why), 0, "%s", why);
-    cr_assert_eq(m.version, 1);
+    cr_assert_eq(m.version, 2);
+    cr_assert_eq(m.version, SBX_PROTO_VERSION);
     cr_assert_str_eq(m.nonce, "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08");
     cr_assert_eq(m.pid, 4242);
     cr_assert_eq(sbx_hello_encode(&m, &json, &len), 0);
@@ -224,6 +225,9 @@ Test(docs, data_close_and_ack)
         { "stdin-close", SBX_F_CLOSE | SBX_STDIN, "", 0 },
         { "stdout-close", SBX_F_CLOSE | SBX_STDOUT, "", 0 },
         { "stdin-ack", SBX_F_STDIN_ACK, "\0\1\0\0", 4 },
+        { "terminal-output", SBX_F_DATA | SBX_TTY, "hi\r\n", 4 },
+        { "terminal-keys", SBX_F_DATA | SBX_TTY, "\3", 1 },
+        { "terminal-close", SBX_F_CLOSE | SBX_TTY, "", 0 },
     };
 
     load_examples();
@@ -242,7 +246,7 @@ Test(docs, data_close_and_ack)
     sbx_frame_reader_free(&r);
 }
 
-Test(docs, terminate_exit_error)
+Test(docs, signal_exit_error)
 {
     sbx_frame_reader r;
     struct sbx_signal t;
@@ -253,11 +257,11 @@ Test(docs, terminate_exit_error)
     sbx_frame f;
 
     load_examples();
-    f = decode_one(find("terminate"), SBX_F_SIGNAL, &r);
+    f = decode_one(find("signal"), SBX_F_SIGNAL, &r);
     cr_assert_eq(sbx_signal_decode(f.payload, f.len, &t, why), 0, "%s", why);
     cr_assert_eq(t.signal, 2);
     cr_assert_eq(sbx_signal_encode(&t, &json, &len), 0);
-    encodes_to(find("terminate"), SBX_F_SIGNAL, json, len);
+    encodes_to(find("signal"), SBX_F_SIGNAL, json, len);
     free(json);
     sbx_frame_reader_free(&r);
 
@@ -288,4 +292,129 @@ Test(docs, terminate_exit_error)
     free(json);
     sbx_error_msg_free(&em);
     sbx_frame_reader_free(&r);
+}
+
+Test(docs, resize_stopped_continue)
+{
+    sbx_frame_reader r;
+    struct sbx_resize rz;
+    struct sbx_stopped st;
+    struct sbx_continue co;
+    char why[SBX_WHY] = "", *json;
+    size_t len;
+    sbx_frame f;
+
+    load_examples();
+    f = decode_one(find("resize"), SBX_F_RESIZE, &r);
+    cr_assert_eq(sbx_resize_decode(f.payload, f.len, &rz, why), 0, "%s", why);
+    cr_assert_eq(rz.size.rows, 50);
+    cr_assert_eq(rz.size.cols, 132);
+    cr_assert_eq(sbx_resize_encode(&rz, &json, &len), 0);
+    encodes_to(find("resize"), SBX_F_RESIZE, json, len);
+    free(json);
+    sbx_frame_reader_free(&r);
+
+    f = decode_one(find("stopped"), SBX_F_STOPPED, &r);
+    cr_assert_eq(sbx_stopped_decode(f.payload, f.len, &st, why), 0, "%s", why);
+    cr_assert_eq(st.signal, 20);
+    cr_assert_eq(sbx_stopped_encode(&st, &json, &len), 0);
+    encodes_to(find("stopped"), SBX_F_STOPPED, json, len);
+    free(json);
+    sbx_frame_reader_free(&r);
+
+    f = decode_one(find("continue"), SBX_F_CONTINUE, &r);
+    cr_assert_eq(sbx_continue_decode(f.payload, f.len, &co, why), 0, "%s", why);
+    cr_assert_eq(co.foreground, 1);
+    cr_assert_eq(sbx_continue_encode(&co, &json, &len), 0);
+    encodes_to(find("continue"), SBX_F_CONTINUE, json, len);
+    free(json);
+    sbx_frame_reader_free(&r);
+}
+
+Test(docs, spawn_with_a_terminal)
+{
+    static const unsigned char cc[] = { 0x03, 0x1c, 0x7f, 0x15, 0x04, 0x00, 0x01, 0x00, 0x11,
+                                        0x13, 0x1a, 0x00, 0x12, 0x0f, 0x17, 0x16, 0x00 };
+    sbx_frame_reader r;
+    struct sbx_spawn_req m;
+    char why[SBX_WHY] = "", *json;
+    size_t len;
+    const struct example *e;
+    sbx_frame f;
+
+    load_examples();
+    e = find("spawn-tty");
+    f = decode_one(e, SBX_F_SPAWN, &r);
+    cr_assert_eq(sbx_spawn_req_decode(f.payload, f.len, &m, why), 0, "%s", why);
+    cr_assert_eq(m.argc, 2);
+    cr_assert_str_eq(m.argv[0], "vim");
+    cr_assert_str_eq(m.argv[1], "notes.txt");
+    cr_assert_str_eq(m.cwd, "/home/ann");
+    cr_assert_eq(m.envc, 2);
+    cr_assert(m.tty.present);
+    cr_assert_eq(m.tty.streams, 7u);
+    cr_assert_eq(m.tty.foreground, 1);
+    cr_assert_eq(m.tty.size.rows, 40);
+    cr_assert_eq(m.tty.size.cols, 120);
+    cr_assert_str_eq(m.tty.term, "xterm-256color");
+    cr_assert(m.tty.have_modes);
+    cr_assert_eq(m.tty.modes.iflag, 0x4500ul);
+    cr_assert_eq(m.tty.modes.oflag, 0x5ul);
+    cr_assert_eq(m.tty.modes.cflag, 0xbful);
+    cr_assert_eq(m.tty.modes.lflag, 0x8a3bul);
+    cr_assert_eq(m.tty.modes.ispeed, 15ul);
+    cr_assert_eq(m.tty.modes.ospeed, 15ul);
+    cr_assert_eq(m.tty.modes.ncc, sizeof(cc));
+    cr_assert_arr_eq(m.tty.modes.cc, cc, sizeof(cc));
+    cr_assert_eq(sbx_spawn_req_encode(&m, &json, &len), 0);
+    encodes_to(e, SBX_F_SPAWN, json, len);
+    free(json);
+    sbx_spawn_req_free(&m);
+    sbx_frame_reader_free(&r);
+
+    e = find("spawn-tty-minimal");
+    f = decode_one(e, SBX_F_SPAWN, &r);
+    cr_assert_eq(sbx_spawn_req_decode(f.payload, f.len, &m, why), 0, "%s", why);
+    cr_assert_str_eq(m.argv[0], "ls");
+    cr_assert(m.tty.present);
+    cr_assert_eq(m.tty.streams, 6u, "stdout and stderr");
+    cr_assert_eq(m.tty.foreground, 1);
+    cr_assert_eq(m.tty.size.rows, 0, "no size: the default");
+    cr_assert_eq(m.tty.size.cols, 0);
+    cr_assert_null(m.tty.term);
+    cr_assert_not(m.tty.have_modes);
+    cr_assert_eq(sbx_spawn_req_encode(&m, &json, &len), 0);
+    encodes_to(e, SBX_F_SPAWN, json, len);
+    free(json);
+    sbx_spawn_req_free(&m);
+    sbx_frame_reader_free(&r);
+
+    /* The examples without a terminal have no tty member. */
+    f = decode_one(find("spawn"), SBX_F_SPAWN, &r);
+    cr_assert_eq(sbx_spawn_req_decode(f.payload, f.len, &m, why), 0, "%s", why);
+    cr_assert_not(m.tty.present);
+    sbx_spawn_req_free(&m);
+    sbx_frame_reader_free(&r);
+}
+
+/* Every example is one of those the tests above decode: a new example
+ * cannot go unchecked. */
+Test(docs, every_example_is_checked)
+{
+    static const char *const checked[] = {
+        "hello", "spawn", "spawn-as-user", "spawn-tty", "spawn-tty-minimal", "spawned",
+        "spawn-error", "stdout", "stderr", "stdin", "stdin-close", "stdout-close", "stdin-ack",
+        "terminal-output", "terminal-keys", "terminal-close", "signal", "resize", "stopped",
+        "continue", "exit", "exit-signal", "error",
+    };
+
+    load_examples();
+    for (int i = 0; i < nex; i++) {
+        size_t k = 0;
+        while (k < sizeof(checked) / sizeof(checked[0]) && strcmp(checked[k], ex[i].name) != 0)
+            k++;
+        cr_assert_lt(k, sizeof(checked) / sizeof(checked[0]),
+                     "docs/protocol.md example %s is not checked by any test", ex[i].name);
+    }
+    cr_assert_eq(nex, (int)(sizeof(checked) / sizeof(checked[0])));
 }

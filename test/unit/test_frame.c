@@ -106,6 +106,61 @@ Test(frame, header_length_rules)
     cr_assert_eq(sbx_frame_hdr_get(h, &type, &len), SBX_EPROTO, "long ack");
 }
 
+/* Each type's name, as messages and docs/protocol.md use it, and the
+ * payload lengths it allows: 0, 1, the frame maximum, and one more. */
+Test(frame, names_and_length_bounds_of_every_type)
+{
+    static const struct {
+        unsigned type;
+        const char *name;
+        int empty_ok, one_ok; /* a 4-byte ack is the exception */
+    } tab[] = {
+        { 0x01, "hello", 0, 1 },         { 0x02, "spawn", 0, 1 },
+        { 0x03, "spawned", 0, 1 },       { 0x04, "spawn-error", 0, 1 },
+        { 0x05, "exit", 0, 1 },          { 0x06, "signal", 0, 1 },
+        { 0x07, "error", 0, 1 },         { 0x08, "resize", 0, 1 },
+        { 0x09, "stopped", 0, 1 },       { 0x0a, "continue", 0, 1 },
+        { 0x10, "stdin data", 0, 1 },    { 0x11, "stdout data", 0, 1 },
+        { 0x12, "stderr data", 0, 1 },   { 0x13, "terminal data", 0, 1 },
+        { 0x20, "stdin close", 1, 0 },   { 0x21, "stdout close", 1, 0 },
+        { 0x22, "stderr close", 1, 0 },  { 0x23, "terminal close", 1, 0 },
+        { 0x30, "stdin ack", 0, 0 },
+    };
+    uint8_t h[SBX_FRAME_HDR];
+    unsigned type;
+    size_t len;
+
+    cr_assert_eq(sizeof(tab) / sizeof(tab[0]), NKNOWN);
+    cr_assert_eq(SBX_F_SIGNAL, 0x06);
+    cr_assert_eq(SBX_F_RESIZE, 0x08);
+    cr_assert_eq(SBX_F_STOPPED, 0x09);
+    cr_assert_eq(SBX_F_CONTINUE, 0x0a);
+    cr_assert_eq(SBX_F_DATA | SBX_TTY, 0x13);
+    for (size_t i = 0; i < sizeof(tab) / sizeof(tab[0]); i++) {
+        int is_close = tab[i].empty_ok;
+
+        cr_assert_str_eq(sbx_frame_type_name(tab[i].type), tab[i].name);
+        cr_assert(sbx_frame_type_known(tab[i].type));
+        sbx_frame_hdr_put(h, tab[i].type, 0);
+        cr_assert_eq(sbx_frame_hdr_get(h, &type, &len), tab[i].empty_ok ? 0 : SBX_EPROTO,
+                     "%s, empty", tab[i].name);
+        sbx_frame_hdr_put(h, tab[i].type, 1);
+        cr_assert_eq(sbx_frame_hdr_get(h, &type, &len), tab[i].one_ok ? 0 : SBX_EPROTO,
+                     "%s, 1 byte", tab[i].name);
+        sbx_frame_hdr_put(h, tab[i].type, SBX_FRAME_MAX);
+        cr_assert_eq(sbx_frame_hdr_get(h, &type, &len),
+                     is_close || tab[i].type == SBX_F_STDIN_ACK ? SBX_EPROTO : 0,
+                     "%s, the maximum", tab[i].name);
+        sbx_frame_hdr_put(h, tab[i].type, SBX_FRAME_MAX + 1);
+        cr_assert_eq(sbx_frame_hdr_get(h, &type, &len), SBX_E2BIG, "%s, over", tab[i].name);
+    }
+    /* There is no terminate any more, and no fourth stream beyond the
+     * terminal. */
+    cr_assert_str_eq(sbx_frame_type_name(0x14), "unknown");
+    cr_assert_str_eq(sbx_frame_type_name(0x24), "unknown");
+    cr_assert_str_eq(sbx_frame_type_name(0x0b), "unknown");
+}
+
 /* Feeds `n` bytes into a reader `step` bytes at a time (step 0: all the room
  * the reader offers) and collects the frames. */
 struct got {

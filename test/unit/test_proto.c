@@ -434,3 +434,284 @@ Test(proto, utf8_validation)
     cr_assert_not(sbx_utf8_valid("\xc3", 1), "truncated");
     cr_assert_not(sbx_utf8_valid("\x80", 1), "lone continuation");
 }
+
+/* ---- protocol version 2: the terminal ---- */
+
+#define SPAWN_HEAD "{\"argv\":[\"sh\"],\"cwd\":\"/\",\"env\":[],"
+
+static void tty_round_trip(const struct sbx_tty_req *t)
+{
+    char *argv[] = { "sh" }, *env[] = { "A=1" };
+    struct sbx_spawn_req in = { .argv = argv, .argc = 1, .cwd = "/", .env = env, .envc = 1 };
+    struct sbx_spawn_req out;
+    char why[SBX_WHY] = "", *json;
+    size_t len;
+
+    in.tty = *t;
+    cr_assert_eq(sbx_spawn_req_encode(&in, &json, &len), 0);
+    cr_assert_eq(sbx_spawn_req_decode((uint8_t *)json, len, &out, why), 0, "%s: %s", why, json);
+    cr_assert_eq(out.tty.present, 1, "%s", json);
+    cr_assert_eq(out.tty.streams, t->streams, "%s", json);
+    cr_assert_eq(out.tty.foreground, t->foreground != 0, "%s", json);
+    cr_assert_eq(out.tty.size.rows, t->size.rows, "%s", json);
+    cr_assert_eq(out.tty.size.cols, t->size.cols, "%s", json);
+    if (t->term == NULL)
+        cr_assert_null(out.tty.term, "%s", json);
+    else
+        cr_assert_str_eq(out.tty.term, t->term, "%s", json);
+    cr_assert_eq(out.tty.have_modes, t->have_modes != 0, "%s", json);
+    if (t->have_modes) {
+        cr_assert_eq(out.tty.modes.iflag, t->modes.iflag);
+        cr_assert_eq(out.tty.modes.oflag, t->modes.oflag);
+        cr_assert_eq(out.tty.modes.cflag, t->modes.cflag);
+        cr_assert_eq(out.tty.modes.lflag, t->modes.lflag);
+        cr_assert_eq(out.tty.modes.ispeed, t->modes.ispeed);
+        cr_assert_eq(out.tty.modes.ospeed, t->modes.ospeed);
+        cr_assert_eq(out.tty.modes.ncc, t->modes.ncc);
+        cr_assert_arr_eq(out.tty.modes.cc, t->modes.cc, t->modes.ncc);
+    }
+    sbx_spawn_req_free(&out);
+    cr_assert_null(out.tty.term, "freed and zeroed");
+    cr_assert_eq(out.tty.present, 0);
+    free(json);
+}
+
+Test(proto, spawn_tty_round_trip)
+{
+    struct sbx_tty_req cases[] = {
+        { .present = 1, .streams = 7, .foreground = 1, .size = { 40, 120 },
+          .term = "xterm-256color", .have_modes = 1,
+          .modes = { 0x4500, 0x5, 0xbf, 0x8a3b, 15, 15, { 3, 0x1c, 0x7f, 0x15, 4, 0, 1 }, 7 } },
+        { .present = 1, .streams = 6, .foreground = 1 },             /* --pty in CI */
+        { .present = 1, .streams = 1, .foreground = 0, .size = { 24, 80 } }, /* only stdin */
+        { .present = 1, .streams = 2, .size = { 1, 1 }, .term = "dumb" },
+        { .present = 1, .streams = 4, .size = { 65535, 65535 } },
+        { .present = 1, .streams = 5, .have_modes = 1,
+          .modes = { 0, 0, 0, 0, 0, 0, { 0 }, 1 } },                 /* one disabled cc */
+        { .present = 1, .streams = 3, .have_modes = 1,
+          .modes = { 0xffffffffUL, 0xffffffffUL, 0xffffffffUL, 0xffffffffUL, 0xffffffffUL,
+                     0xffffffffUL, { 0xff }, SBX_TTY_NCC } },
+        { .present = 1, .streams = 7, .term = " !~" },              /* printable edges */
+    };
+    char term[SBX_MAX_TERM + 1];
+
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+        tty_round_trip(&cases[i]);
+    memset(term, 'x', SBX_MAX_TERM);
+    term[SBX_MAX_TERM] = '\0';
+    cases[0].term = term;
+    tty_round_trip(&cases[0]);
+}
+
+/* The encoder never reads past cc[], whatever ncc says. */
+Test(proto, spawn_tty_encoder_clamps_ncc)
+{
+    char *argv[] = { "sh" };
+    struct sbx_spawn_req in = { .argv = argv, .argc = 1, .cwd = "/", .env = NULL, .envc = 0 };
+    char *json;
+    size_t len;
+
+    in.tty.present = 1;
+    in.tty.streams = 7;
+    in.tty.have_modes = 1;
+    in.tty.modes.ncc = 1000;
+    cr_assert_eq(sbx_spawn_req_encode(&in, &json, &len), 0);
+    cr_assert(strstr(json, "\"cc\":\"" "0000000000000000000000000000000000000000000000000000000000000000"
+                           "\"") != NULL, "%s", json);
+    free(json);
+}
+
+Test(proto, spawn_without_tty_has_none)
+{
+    struct sbx_spawn_req m;
+    char why[SBX_WHY] = "";
+
+    cr_assert_eq(sbx_spawn_req_decode(P(SPAWN_HEAD "\"options\":{}}"), &m, why), 0, "%s", why);
+    cr_assert_eq(m.tty.present, 0);
+    cr_assert_null(m.tty.term);
+    sbx_spawn_req_free(&m);
+    /* Unknown members of tty and of its modes are ignored. */
+    cr_assert_eq(sbx_spawn_req_decode(P(SPAWN_HEAD "\"tty\":{\"streams\":[2],\"future\":[1],"
+                                        "\"modes\":{\"iflag\":1,\"oflag\":2,\"cflag\":3,"
+                                        "\"lflag\":4,\"ispeed\":5,\"ospeed\":6,\"cc\":\"00\","
+                                        "\"line\":0}}}"), &m, why), 0, "%s", why);
+    cr_assert_eq(m.tty.streams, 4u);
+    cr_assert_eq(m.tty.foreground, 0, "absent: in the background");
+    cr_assert_eq(m.tty.modes.lflag, 4ul);
+    cr_assert_eq(m.tty.modes.ncc, 1);
+    sbx_spawn_req_free(&m);
+}
+
+Test(proto, spawn_tty_malformed)
+{
+    static const struct {
+        const char *tty;
+        const char *why; /* a part of the reason */
+    } bad[] = {
+        { "null", "tty" },
+        { "[]", "tty" },
+        { "\"yes\"", "tty" },
+        { "{}", "streams" },
+        { "{\"streams\":[]}", "streams" },
+        { "{\"streams\":[0,1,2,0]}", "streams" },
+        { "{\"streams\":[0,0]}", "twice" },
+        { "{\"streams\":[3]}", "streams" },
+        { "{\"streams\":[-1]}", "streams" },
+        { "{\"streams\":[1.5]}", "streams" },
+        { "{\"streams\":[\"1\"]}", "streams" },
+        { "{\"streams\":[null]}", "streams" },
+        { "{\"streams\":1}", "streams" },
+        { "{\"streams\":{\"0\":1}}", "streams" },
+        { "{\"streams\":[1],\"foreground\":1}", "foreground" },
+        { "{\"streams\":[1],\"foreground\":\"true\"}", "foreground" },
+        { "{\"streams\":[1],\"rows\":0,\"cols\":80}", "rows" },
+        { "{\"streams\":[1],\"rows\":24,\"cols\":65536}", "cols" },
+        { "{\"streams\":[1],\"rows\":24}", "together" },
+        { "{\"streams\":[1],\"cols\":80}", "together" },
+        { "{\"streams\":[1],\"rows\":24.5,\"cols\":80}", "rows" },
+        { "{\"streams\":[1],\"rows\":\"24\",\"cols\":80}", "rows" },
+        { "{\"streams\":[1],\"term\":\"\"}", "term" },
+        { "{\"streams\":[1],\"term\":7}", "term" },
+        { "{\"streams\":[1],\"term\":\"xterm\\u001b[2J\"}", "term" },
+        { "{\"streams\":[1],\"term\":\"x\\ty\"}", "term" },
+        { "{\"streams\":[1],\"term\":\"x\\u007f\"}", "term" },
+        { "{\"streams\":[1],\"term\":\"caf\\u00e9\"}", "term" },
+        { "{\"streams\":[1],\"term\":\"a\\u0000b\"}", "NUL" },
+        { "{\"streams\":[1],\"modes\":[]}", "modes" },
+        { "{\"streams\":[1],\"modes\":{}}", "iflag" },
+        { "{\"streams\":[1],\"modes\":{\"iflag\":1,\"oflag\":1,\"cflag\":1,\"lflag\":1,"
+          "\"ispeed\":1,\"ospeed\":1}}", "cc" },
+        { "{\"streams\":[1],\"modes\":{\"iflag\":-1,\"oflag\":1,\"cflag\":1,\"lflag\":1,"
+          "\"ispeed\":1,\"ospeed\":1,\"cc\":\"03\"}}", "iflag" },
+        { "{\"streams\":[1],\"modes\":{\"iflag\":4294967296,\"oflag\":1,\"cflag\":1,"
+          "\"lflag\":1,\"ispeed\":1,\"ospeed\":1,\"cc\":\"03\"}}", "iflag" },
+        { "{\"streams\":[1],\"modes\":{\"iflag\":1,\"oflag\":1,\"cflag\":1,\"lflag\":0.5,"
+          "\"ispeed\":1,\"ospeed\":1,\"cc\":\"03\"}}", "lflag" },
+        { "{\"streams\":[1],\"modes\":{\"iflag\":1,\"oflag\":1,\"cflag\":1,\"lflag\":1,"
+          "\"ispeed\":1,\"ospeed\":1e30,\"cc\":\"03\"}}", "ospeed" },
+        { "{\"streams\":[1],\"modes\":{\"iflag\":1,\"oflag\":1,\"cflag\":1,\"lflag\":1,"
+          "\"ispeed\":1,\"ospeed\":1,\"cc\":\"\"}}", "cc" },
+        { "{\"streams\":[1],\"modes\":{\"iflag\":1,\"oflag\":1,\"cflag\":1,\"lflag\":1,"
+          "\"ispeed\":1,\"ospeed\":1,\"cc\":\"031\"}}", "cc" },
+        { "{\"streams\":[1],\"modes\":{\"iflag\":1,\"oflag\":1,\"cflag\":1,\"lflag\":1,"
+          "\"ispeed\":1,\"ospeed\":1,\"cc\":\"0G\"}}", "cc" },
+        { "{\"streams\":[1],\"modes\":{\"iflag\":1,\"oflag\":1,\"cflag\":1,\"lflag\":1,"
+          "\"ispeed\":1,\"ospeed\":1,\"cc\":\"7F\"}}", "cc" },
+        { "{\"streams\":[1],\"modes\":{\"iflag\":1,\"oflag\":1,\"cflag\":1,\"lflag\":1,"
+          "\"ispeed\":1,\"ospeed\":1,\"cc\":3}}", "cc" },
+        { "{\"streams\":[1],\"modes\":{\"iflag\":1,\"oflag\":1,\"cflag\":1,\"lflag\":1,"
+          "\"ispeed\":1,\"ospeed\":1,\"cc\":\"00000000000000000000000000000000000000000000"
+          "00000000000000000000000000\"}}", "cc" },
+    };
+
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        char json[1024], why[SBX_WHY] = "";
+        struct sbx_spawn_req m;
+
+        snprintf(json, sizeof(json), SPAWN_HEAD "\"tty\":%s}", bad[i].tty);
+        memset(&m, 0xa5, sizeof(m));
+        cr_assert_eq(sbx_spawn_req_decode(P(json), &m, why), SBX_EPROTO, "accepted: %s", json);
+        cr_assert(strstr(why, bad[i].why) != NULL, "%s: reason '%s'", json, why);
+        cr_assert_null(m.argv, "nothing left allocated on failure");
+        cr_assert_null(m.tty.term, "nothing left allocated on failure");
+        cr_assert_eq(m.tty.present, 0);
+    }
+}
+
+Test(proto, signal_resize_stopped_continue_round_trip)
+{
+    char why[SBX_WHY] = "", *json;
+    size_t len;
+
+    for (int sig = 1; sig <= 255; sig++) {
+        struct sbx_signal s = { sig }, s2 = { 0 };
+        struct sbx_stopped t = { sig }, t2 = { 0 };
+
+        cr_assert_eq(sbx_signal_encode(&s, &json, &len), 0);
+        cr_assert_eq(sbx_signal_decode((uint8_t *)json, len, &s2, why), 0, "%s", why);
+        cr_assert_eq(s2.signal, sig);
+        free(json);
+        cr_assert_eq(sbx_stopped_encode(&t, &json, &len), 0);
+        cr_assert_eq(sbx_stopped_decode((uint8_t *)json, len, &t2, why), 0, "%s", why);
+        cr_assert_eq(t2.signal, sig);
+        free(json);
+    }
+
+    static const struct sbx_tty_size sizes[] = { { 1, 1 }, { 24, 80 }, { 40, 120 },
+                                                 { 65535, 1 }, { 1, 65535 }, { 65535, 65535 } };
+    for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+        struct sbx_resize r = { sizes[i] }, r2 = { { 0, 0 } };
+
+        cr_assert_eq(sbx_resize_encode(&r, &json, &len), 0);
+        cr_assert_eq(sbx_resize_decode((uint8_t *)json, len, &r2, why), 0, "%s", why);
+        cr_assert_eq(r2.size.rows, sizes[i].rows);
+        cr_assert_eq(r2.size.cols, sizes[i].cols);
+        free(json);
+    }
+
+    for (int fg = 0; fg <= 1; fg++) {
+        struct sbx_continue c = { fg }, c2 = { -1 };
+
+        cr_assert_eq(sbx_continue_encode(&c, &json, &len), 0);
+        cr_assert_str_eq(json, fg ? "{\"foreground\":true}" : "{\"foreground\":false}");
+        cr_assert_eq(sbx_continue_decode((uint8_t *)json, len, &c2, why), 0, "%s", why);
+        cr_assert_eq(c2.foreground, fg);
+        free(json);
+    }
+}
+
+Test(proto, signal_resize_stopped_continue_malformed)
+{
+    enum { SIG, RESIZE, STOPPED, CONT };
+    static const struct {
+        int which;
+        const char *json;
+        const char *why;
+    } bad[] = {
+        { SIG, "{}", "signal" },                 { SIG, "{\"signal\":0}", "signal" },
+        { SIG, "{\"signal\":256}", "signal" },   { SIG, "{\"signal\":2.5}", "signal" },
+        { SIG, "{\"signal\":\"INT\"}", "signal" }, { SIG, "[2]", "signal" },
+        { SIG, "{\"signal\":2} {", "signal" },
+        { STOPPED, "{}", "stopped" },            { STOPPED, "{\"signal\":-20}", "stopped" },
+        { STOPPED, "{\"signal\":true}", "stopped" }, { STOPPED, "", "stopped" },
+        { RESIZE, "{}", "rows" },                { RESIZE, "{\"rows\":24}", "cols" },
+        { RESIZE, "{\"cols\":80}", "rows" },     { RESIZE, "{\"rows\":0,\"cols\":80}", "rows" },
+        { RESIZE, "{\"rows\":24,\"cols\":0}", "cols" },
+        { RESIZE, "{\"rows\":65536,\"cols\":80}", "rows" },
+        { RESIZE, "{\"rows\":24,\"cols\":-80}", "cols" },
+        { RESIZE, "{\"rows\":\"24\",\"cols\":80}", "rows" },
+        { RESIZE, "{\"rows\":24.5,\"cols\":80}", "rows" },
+        { CONT, "{}", "foreground" },            { CONT, "{\"foreground\":1}", "foreground" },
+        { CONT, "{\"foreground\":\"true\"}", "foreground" },
+        { CONT, "{\"foreground\":null}", "foreground" }, { CONT, "true", "continue" },
+    };
+
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        char why[SBX_WHY] = "";
+        struct sbx_signal s;
+        struct sbx_resize r;
+        struct sbx_stopped t;
+        struct sbx_continue c;
+        int rc = 0;
+
+        switch (bad[i].which) {
+        case SIG: rc = sbx_signal_decode(P(bad[i].json), &s, why); break;
+        case RESIZE: rc = sbx_resize_decode(P(bad[i].json), &r, why); break;
+        case STOPPED: rc = sbx_stopped_decode(P(bad[i].json), &t, why); break;
+        case CONT: rc = sbx_continue_decode(P(bad[i].json), &c, why); break;
+        }
+        cr_assert_eq(rc, SBX_EPROTO, "accepted: %s", bad[i].json);
+        cr_assert(strstr(why, bad[i].why) != NULL, "%s: reason '%s'", bad[i].json, why);
+    }
+    /* Unknown members are ignored here too. */
+    {
+        struct sbx_resize r;
+        struct sbx_continue c;
+        char why[SBX_WHY] = "";
+
+        cr_assert_eq(sbx_resize_decode(P("{\"xpixel\":800,\"rows\":3,\"cols\":4}"), &r, why), 0);
+        cr_assert_eq(r.size.rows, 3);
+        cr_assert_eq(sbx_continue_decode(P("{\"foreground\":false,\"why\":\"bg\"}"), &c, why), 0);
+        cr_assert_eq(c.foreground, 0);
+    }
+}

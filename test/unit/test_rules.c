@@ -1,6 +1,7 @@
 /* The tables of frame rules (src/rules.c), restated here from
- * docs/protocol.md: every frame type in every phase on both sides, the
- * once-only frames, data after its stream's close, and unknown types. */
+ * docs/protocol.md: every frame type in every phase on both sides, with and
+ * without a terminal, the once-only frames, data after its stream's close,
+ * and unknown types. */
 #include <string.h>
 
 #include <criterion/criterion.h>
@@ -14,7 +15,8 @@ static const unsigned all_types[] = {
     SBX_F_HELLO, SBX_F_SPAWN, SBX_F_SPAWNED, SBX_F_SPAWN_ERROR, SBX_F_EXIT,
     SBX_F_SIGNAL, SBX_F_ERROR, SBX_F_DATA | SBX_STDIN, SBX_F_DATA | SBX_STDOUT,
     SBX_F_DATA | SBX_STDERR, SBX_F_CLOSE | SBX_STDIN, SBX_F_CLOSE | SBX_STDOUT,
-    SBX_F_CLOSE | SBX_STDERR, SBX_F_STDIN_ACK,
+    SBX_F_CLOSE | SBX_STDERR, SBX_F_STDIN_ACK, SBX_F_RESIZE, SBX_F_STOPPED,
+    SBX_F_CONTINUE, SBX_F_DATA | SBX_TTY, SBX_F_CLOSE | SBX_TTY,
 };
 #define NTYPES (sizeof(all_types) / sizeof(all_types[0]))
 
@@ -46,6 +48,11 @@ static const struct expect at_cli[NTYPES] = {
     { SBX_F_CLOSE | SBX_STDOUT, { X, X, R, X } },
     { SBX_F_CLOSE | SBX_STDERR, { X, X, R, X } },
     { SBX_F_STDIN_ACK, { X, X, R, X } },
+    { SBX_F_RESIZE, { X, X, X, X } },
+    { SBX_F_STOPPED, { X, X, R, X } },
+    { SBX_F_CONTINUE, { X, X, X, X } },
+    { SBX_F_DATA | SBX_TTY, { X, X, R, X } },
+    { SBX_F_CLOSE | SBX_TTY, { X, X, R, X } },
 };
 
 static const struct expect at_runner[NTYPES] = {
@@ -63,7 +70,21 @@ static const struct expect at_runner[NTYPES] = {
     { SBX_F_CLOSE | SBX_STDOUT, { X, X, R, X } },
     { SBX_F_CLOSE | SBX_STDERR, { X, X, R, X } },
     { SBX_F_STDIN_ACK, { X, X, X, X } },
+    { SBX_F_RESIZE, { X, X, R, X } },
+    { SBX_F_STOPPED, { X, X, X, X } },
+    { SBX_F_CONTINUE, { X, X, R, X } },
+    { SBX_F_DATA | SBX_TTY, { X, X, R, X } },
+    { SBX_F_CLOSE | SBX_TTY, { X, X, X, X } },
 };
+
+/* The frames of the run's terminal: refused, in every phase, once the
+ * receiver knows the run has none. */
+static int is_tty_frame(int side, unsigned type)
+{
+    if (type == (SBX_F_DATA | SBX_TTY))
+        return 1;
+    return side == SBX_AT_CLI ? type == (SBX_F_CLOSE | SBX_TTY) : type == SBX_F_RESIZE;
+}
 
 /* Rules freshly brought to `phase` by the frames that lead there. */
 static struct sbx_rules at(int side, int phase)
@@ -104,7 +125,11 @@ static void expect_refused(struct sbx_rules *r, unsigned type, const char *ctx)
     cr_assert_eq(memcmp(&before, r, sizeof(before)), 0, "%s: a refusal changed the rules", ctx);
 }
 
-static void every_type_every_phase(int side, const struct expect *tab)
+/* no_tty: as in a run without a terminal, where sbx_rules_no_tty() was
+ * called after the spawn request (here, before the first frame: it may be
+ * called at any point and never changes anything but the terminal's
+ * frames). */
+static void every_type_every_phase(int side, const struct expect *tab, int no_tty)
 {
     for (size_t i = 0; i < NTYPES; i++) {
         cr_assert_eq(tab[i].type, all_types[i]);
@@ -112,9 +137,11 @@ static void every_type_every_phase(int side, const struct expect *tab)
             struct sbx_rules r = at(side, ph);
             char ctx[128], why[SBX_WHY];
 
-            snprintf(ctx, sizeof(ctx), "side %d, %s %s", side, sbx_frame_type_name(tab[i].type),
-                     sbx_rules_phase_name(side, ph));
-            if (tab[i].next[ph] == X) {
+            if (no_tty)
+                sbx_rules_no_tty(&r);
+            snprintf(ctx, sizeof(ctx), "side %d%s, %s %s", side, no_tty ? " (no terminal)" : "",
+                     sbx_frame_type_name(tab[i].type), sbx_rules_phase_name(side, ph));
+            if (tab[i].next[ph] == X || (no_tty && is_tty_frame(side, tab[i].type))) {
                 expect_refused(&r, tab[i].type, ctx);
             } else {
                 cr_assert_eq(sbx_rules_check(&r, tab[i].type, why), 0, "%s: refused: %s", ctx,
@@ -129,12 +156,104 @@ static void every_type_every_phase(int side, const struct expect *tab)
 
 Test(rules, sbx_side_every_type_in_every_phase)
 {
-    every_type_every_phase(SBX_AT_CLI, at_cli);
+    every_type_every_phase(SBX_AT_CLI, at_cli, 0);
 }
 
 Test(rules, runner_side_every_type_in_every_phase)
 {
-    every_type_every_phase(SBX_AT_RUNNER, at_runner);
+    every_type_every_phase(SBX_AT_RUNNER, at_runner, 0);
+}
+
+Test(rules, sbx_side_every_type_in_every_phase_without_a_terminal)
+{
+    every_type_every_phase(SBX_AT_CLI, at_cli, 1);
+}
+
+Test(rules, runner_side_every_type_in_every_phase_without_a_terminal)
+{
+    every_type_every_phase(SBX_AT_RUNNER, at_runner, 1);
+}
+
+/* Both sides call sbx_rules_no_tty() just after the spawn request; the
+ * refusal names the frame and says why, and the rules stay as they were. */
+Test(rules, no_terminal_frames_in_a_pipe_run)
+{
+    struct sbx_rules c, r;
+    char why[SBX_WHY];
+
+    sbx_rules_init(&c, SBX_AT_CLI);
+    sbx_rules_init(&r, SBX_AT_RUNNER);
+    cr_assert_eq(sbx_rules_check(&c, SBX_F_HELLO, why), 0);
+    sbx_rules_no_tty(&c); /* sbx sent a spawn request without tty */
+    cr_assert_eq(sbx_rules_check(&c, SBX_F_SPAWNED, why), 0);
+    expect_refused(&c, SBX_F_DATA | SBX_TTY, "sbx, pipe run");
+    expect_refused(&c, SBX_F_CLOSE | SBX_TTY, "sbx, pipe run");
+    cr_assert_eq(sbx_rules_check(&c, SBX_F_DATA | SBX_TTY, why), SBX_EPROTO);
+    cr_assert_str_eq(why, "terminal data frame from the runner in a run without a terminal");
+    /* A command without a terminal still stops, and everything else of
+     * the run goes on. */
+    cr_assert_eq(sbx_rules_check(&c, SBX_F_STOPPED, why), 0, "%s", why);
+    cr_assert_eq(sbx_rules_check(&c, SBX_F_DATA | SBX_STDOUT, why), 0, "%s", why);
+    cr_assert_eq(sbx_rules_check(&c, SBX_F_EXIT, why), 0, "%s", why);
+
+    cr_assert_eq(sbx_rules_check(&r, SBX_F_HELLO, why), 0);
+    cr_assert_eq(sbx_rules_check(&r, SBX_F_SPAWN, why), 0);
+    sbx_rules_no_tty(&r); /* the request had no tty member */
+    expect_refused(&r, SBX_F_DATA | SBX_TTY, "runner, pipe run");
+    expect_refused(&r, SBX_F_RESIZE, "runner, pipe run");
+    cr_assert_eq(sbx_rules_check(&r, SBX_F_RESIZE, why), SBX_EPROTO);
+    cr_assert_str_eq(why, "resize frame from sbx in a run without a terminal");
+    cr_assert_eq(sbx_rules_check(&r, SBX_F_CONTINUE, why), 0, "%s", why);
+    cr_assert_eq(sbx_rules_check(&r, SBX_F_SIGNAL, why), 0, "%s", why);
+    cr_assert_eq(sbx_rules_check(&r, SBX_F_DATA | SBX_STDIN, why), 0, "%s", why);
+    /* Frames of the other direction stay refused for their own reason. */
+    cr_assert_eq(sbx_rules_check(&r, SBX_F_CLOSE | SBX_TTY, why), SBX_EPROTO);
+    cr_assert_str_eq(why, "unexpected terminal close frame from sbx");
+}
+
+/* The terminal's output ends once; keys have no close. */
+Test(rules, terminal_stream_and_its_close)
+{
+    struct sbx_rules c = at(SBX_AT_CLI, SBX_PH_RUNNING), r = at(SBX_AT_RUNNER, SBX_PH_RUNNING);
+    char why[SBX_WHY];
+
+    cr_assert_eq(sbx_rules_check(&c, SBX_F_DATA | SBX_TTY, why), 0, "%s", why);
+    cr_assert_eq(sbx_rules_check(&c, SBX_F_CLOSE | SBX_TTY, why), 0, "%s", why);
+    expect_refused(&c, SBX_F_DATA | SBX_TTY, "terminal data after its close");
+    cr_assert_eq(sbx_rules_check(&c, SBX_F_DATA | SBX_TTY, why), SBX_EPROTO);
+    cr_assert_str_eq(why, "terminal data frame from the runner after its terminal close");
+    expect_refused(&c, SBX_F_CLOSE | SBX_TTY, "a second terminal close");
+    /* The pipes are not affected, and the command may still stop. */
+    cr_assert_eq(sbx_rules_check(&c, SBX_F_DATA | SBX_STDOUT, why), 0, "%s", why);
+    cr_assert_eq(sbx_rules_check(&c, SBX_F_STOPPED, why), 0, "%s", why);
+
+    for (int i = 0; i < 100; i++)
+        cr_assert_eq(sbx_rules_check(&r, SBX_F_DATA | SBX_TTY, why), 0, "%s", why);
+    expect_refused(&r, SBX_F_CLOSE | SBX_TTY, "sbx does not close the keys");
+    /* stdin close does not end the keys: they are another stream. */
+    cr_assert_eq(sbx_rules_check(&r, SBX_F_CLOSE | SBX_STDIN, why), 0, "%s", why);
+    cr_assert_eq(sbx_rules_check(&r, SBX_F_DATA | SBX_TTY, why), 0, "%s", why);
+}
+
+/* Before the command runs there is nothing to signal, size, stop or
+ * continue. */
+Test(rules, job_control_only_while_running)
+{
+    static const unsigned to_runner[] = { SBX_F_SIGNAL, SBX_F_RESIZE, SBX_F_CONTINUE,
+                                          SBX_F_DATA | SBX_TTY };
+    static const unsigned to_cli[] = { SBX_F_STOPPED, SBX_F_DATA | SBX_TTY,
+                                       SBX_F_CLOSE | SBX_TTY };
+
+    for (int ph = SBX_PH_HELLO; ph <= SBX_PH_SPAWN; ph++) {
+        for (size_t i = 0; i < sizeof(to_runner) / sizeof(to_runner[0]); i++) {
+            struct sbx_rules r = at(SBX_AT_RUNNER, ph);
+            expect_refused(&r, to_runner[i], "runner, before the spawn request");
+        }
+        for (size_t i = 0; i < sizeof(to_cli) / sizeof(to_cli[0]); i++) {
+            struct sbx_rules c = at(SBX_AT_CLI, ph);
+            expect_refused(&c, to_cli[i], "sbx, before spawned");
+        }
+    }
 }
 
 /* The frames legal while running that may come once: a second is refused. */
@@ -176,8 +295,13 @@ Test(rules, repeatable_while_running)
         cr_assert_eq(sbx_rules_check(&c, SBX_F_DATA | SBX_STDOUT, why), 0);
         cr_assert_eq(sbx_rules_check(&c, SBX_F_DATA | SBX_STDERR, why), 0);
         cr_assert_eq(sbx_rules_check(&c, SBX_F_STDIN_ACK, why), 0);
+        cr_assert_eq(sbx_rules_check(&c, SBX_F_DATA | SBX_TTY, why), 0);
+        cr_assert_eq(sbx_rules_check(&c, SBX_F_STOPPED, why), 0);
         cr_assert_eq(sbx_rules_check(&r, SBX_F_DATA | SBX_STDIN, why), 0);
         cr_assert_eq(sbx_rules_check(&r, SBX_F_SIGNAL, why), 0);
+        cr_assert_eq(sbx_rules_check(&r, SBX_F_DATA | SBX_TTY, why), 0);
+        cr_assert_eq(sbx_rules_check(&r, SBX_F_RESIZE, why), 0);
+        cr_assert_eq(sbx_rules_check(&r, SBX_F_CONTINUE, why), 0);
     }
     cr_assert_eq(c.phase, SBX_PH_RUNNING);
     cr_assert_eq(r.phase, SBX_PH_RUNNING);
@@ -292,6 +416,15 @@ Test(rules, the_documented_conversation)
         SBX_F_HELLO, SBX_F_SPAWN, SBX_F_DATA | SBX_STDIN, SBX_F_SIGNAL,
         SBX_F_CLOSE | SBX_STDOUT, SBX_F_CLOSE | SBX_STDIN, SBX_F_SIGNAL,
     };
+    /* And the conversation with a terminal. */
+    static const unsigned tty_to_cli[] = {
+        SBX_F_HELLO, SBX_F_SPAWNED, SBX_F_DATA | SBX_TTY, SBX_F_STDIN_ACK, SBX_F_STOPPED,
+        SBX_F_DATA | SBX_TTY, SBX_F_STOPPED, SBX_F_CLOSE | SBX_TTY, SBX_F_EXIT,
+    };
+    static const unsigned tty_to_runner[] = {
+        SBX_F_HELLO, SBX_F_SPAWN, SBX_F_DATA | SBX_TTY, SBX_F_RESIZE, SBX_F_CONTINUE,
+        SBX_F_DATA | SBX_TTY, SBX_F_CONTINUE, SBX_F_SIGNAL,
+    };
     struct sbx_rules c, r;
     char why[SBX_WHY];
 
@@ -302,6 +435,15 @@ Test(rules, the_documented_conversation)
     cr_assert_eq(c.phase, SBX_PH_END);
     for (size_t i = 0; i < sizeof(to_runner) / sizeof(to_runner[0]); i++)
         cr_assert_eq(sbx_rules_check(&r, to_runner[i], why), 0, "frame %zu: %s", i, why);
+    cr_assert_eq(r.phase, SBX_PH_RUNNING);
+
+    sbx_rules_init(&c, SBX_AT_CLI);
+    sbx_rules_init(&r, SBX_AT_RUNNER);
+    for (size_t i = 0; i < sizeof(tty_to_cli) / sizeof(tty_to_cli[0]); i++)
+        cr_assert_eq(sbx_rules_check(&c, tty_to_cli[i], why), 0, "tty frame %zu: %s", i, why);
+    cr_assert_eq(c.phase, SBX_PH_END);
+    for (size_t i = 0; i < sizeof(tty_to_runner) / sizeof(tty_to_runner[0]); i++)
+        cr_assert_eq(sbx_rules_check(&r, tty_to_runner[i], why), 0, "tty frame %zu: %s", i, why);
     cr_assert_eq(r.phase, SBX_PH_RUNNING);
 }
 

@@ -8,6 +8,7 @@
  * that report.  Every wait in here has a deadline. */
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -498,6 +499,8 @@ static void raw_then_end(int how)
         } else if (how == 2) {
             struct sbx_exit st = { SBX_SIGNALED, 0, SIGTERM, 0, 0 };
             sbx_os_exit_like(&st);
+        } else if (how == 4) {
+            kill(getpid(), SIGALRM); /* from outside, as far as we know */
         } else {
             exit(3); /* without closing t */
         }
@@ -511,6 +514,8 @@ static void raw_then_end(int how)
         CHECK(WIFSIGNALED(status) && WTERMSIG(status) == SIGABRT);
     else if (how == 2)
         CHECK(WIFSIGNALED(status) && WTERMSIG(status) == SIGTERM);
+    else if (how == 4)
+        CHECK(WIFSIGNALED(status) && WTERMSIG(status) == SIGALRM);
     else
         CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 3);
     CHECK(tcgetattr(f, &now) == 0);
@@ -521,6 +526,7 @@ static void body_crash(void) { raw_then_end(0); }
 static void body_abort(void) { raw_then_end(1); }
 static void body_exit_like(void) { raw_then_end(2); }
 static void body_exit(void) { raw_then_end(3); }
+static void body_alarm(void) { raw_then_end(4); }
 
 Test(tty, restored_when_sbx_crashes, .timeout = 30)
 {
@@ -540,6 +546,11 @@ Test(tty, restored_by_exit_like, .timeout = 30)
 Test(tty, restored_at_exit, .timeout = 30)
 {
     run_child(body_exit, 20000);
+}
+
+Test(tty, restored_when_an_unwatched_signal_kills_sbx, .timeout = 30)
+{
+    run_child(body_alarm, 20000);
 }
 
 /* ---- this process: session and stops ---- */
@@ -600,6 +611,9 @@ static void body_lead_session(void)
             pid_t standin;
             close(pp[0]);
             CHECK(setpgid(0, 0) == 0);
+            /* Once with our handlers installed, as in the runner. */
+            if (how == 1)
+                CHECK(sbx_sig_init(NULL) == 0 && sbx_sig_ignore_console() == 0);
             standin = getpid();
             CHECK(sbx_os_lead_session() == 0);
             CHECK(getpid() != standin && getsid(0) == getpid() && getppid() == standin);
@@ -690,11 +704,14 @@ static void body_spawn_tty(void)
     dev = fd_rdev(pid, 0);
     CHECK(dev != 0 && (long)dev == ids.tty_nr);
     CHECK(fd_rdev(pid, 1) == dev && fd_rdev(pid, 2) == dev);
-    /* Owned by us (the account it runs as), mode 0620. */
+    /* Owned by us (the account it runs as), mode 0620, and as root group
+     * tty where there is one. */
     snprintf(path, sizeof(path), "/proc/%lld/fd/0", pid);
     CHECK(stat(path, &fst) == 0);
     CHECK(fst.st_uid == geteuid());
     CHECK((fst.st_mode & 07777) == 0620);
+    if (geteuid() == 0 && getgrnam("tty") != NULL)
+        CHECK(fst.st_gid == getgrnam("tty")->gr_gid);
 
     put(o.tty_master, "hello\n");
     CHECK(read_until(o.tty_master, &out, "got:hello", 5000));
@@ -709,6 +726,57 @@ static void body_spawn_tty(void)
 Test(tty, spawn_with_a_terminal, .timeout = 30)
 {
     run_child(body_spawn_tty, 20000);
+}
+
+/* Run as another account, the command owns its terminal and can use it,
+ * /dev/tty included, with nothing of root's left on it. */
+static void body_spawn_as_nobody(void)
+{
+    struct sbx_spawn_opts o = sh_opts("id -u; echo via-dev-tty >/dev/tty; echo done");
+    struct sbx_spawn_tty tty;
+    struct sbx_spawn_fail fail;
+    struct text out = { "", 0 };
+    struct sbx_exit st;
+    struct stat fst;
+    sbx_account *a = NULL;
+    sbx_proc *p = NULL;
+    char path[64], want[32];
+
+    CHECK(sbx_account_lookup("nobody", &a) == 0);
+    CHECK(sbx_os_lead_session() == 0);
+    CHECK(sbx_sig_init(NULL) == 0);
+    CHECK(sbx_sig_ignore_console() == 0);
+    memset(&tty, 0, sizeof(tty));
+    tty.streams = 7;
+    tty.foreground = 1;
+    o.tty = &tty;
+    o.as = a;
+    o.cwd = "/";
+    CHECK(sbx_proc_spawn(&o, &p, &fail) == 0);
+    snprintf(path, sizeof(path), "/proc/%lld/fd/0", sbx_proc_pid(p));
+    CHECK(stat(path, &fst) == 0);
+    CHECK((long long)fst.st_uid == sbx_account_uid(a));
+    CHECK((fst.st_mode & 07777) == 0620);
+    snprintf(want, sizeof(want), "%lld\r\n", sbx_account_uid(a));
+    CHECK(read_until(o.tty_master, &out, "done", 5000));
+    CHECK(strstr(out.s, want) != NULL && strstr(out.s, "via-dev-tty") != NULL);
+    CHECK(wait_exit(p, &st, 5000));
+    CHECK(st.how == SBX_EXITED && st.code == 0);
+    sbx_h_close(o.tty_master);
+    sbx_proc_free(p);
+    sbx_account_free(a);
+}
+
+Test(tty, spawn_as_another_account_owns_its_terminal, .timeout = 30)
+{
+    struct sbx_account *a = NULL;
+
+    if (geteuid() != 0)
+        cr_skip_test("needs root, to run a command as nobody");
+    if (sbx_account_lookup("nobody", &a) < 0)
+        cr_skip_test("no account nobody here");
+    sbx_account_free(a);
+    run_child(body_spawn_as_nobody, 20000);
 }
 
 static void body_spawn_mixed(void)
@@ -846,6 +914,42 @@ static void body_stop_pipe_mode(void)
 Test(tty, stop_and_continue_in_pipe_mode, .timeout = 30)
 {
     run_child(body_stop_pipe_mode, 20000);
+}
+
+/* Ctrl-Z at sbx in pipe mode arrives as SIGTSTP, forwarded to the
+ * command's group: the group is not orphaned (its parent, the runner, is
+ * in the session outside it), so the stop happens and is seen. */
+static void body_forwarded_tstp(void)
+{
+    struct sbx_spawn_opts o = sh_opts("echo up; read x; exit 0");
+    struct sbx_spawn_fail fail;
+    struct text out = { "", 0 };
+    struct sbx_exit st;
+    sbx_proc *p = NULL;
+    int sig = -1;
+
+    CHECK(sbx_os_lead_session() == 0);
+    CHECK(sbx_sig_init(NULL) == 0);
+    CHECK(sbx_sig_ignore_console() == 0);
+    o.new_group = 1;
+    CHECK(sbx_proc_spawn(&o, &p, &fail) == 0);
+    CHECK(read_until(o.stdio[1].h, &out, "up", 5000));
+    CHECK(sbx_proc_kill_group(p, SIGTSTP) == 0);
+    CHECK(wait_state(p, &sig, 5000) == 1);
+    CHECK(sig == SIGTSTP);
+    CHECK(sbx_proc_continue(p, 0) == 0);
+    CHECK(wait_state(p, &sig, 5000) == 1 && sig == 0);
+    put(o.stdio[0].h, "x\n");
+    CHECK(wait_exit(p, &st, 5000));
+    CHECK(st.how == SBX_EXITED && st.code == 0);
+    for (int i = 0; i < 3; i++)
+        sbx_h_close(o.stdio[i].h);
+    sbx_proc_free(p);
+}
+
+Test(tty, forwarded_tstp_stops_a_pipe_mode_command, .timeout = 30)
+{
+    run_child(body_forwarded_tstp, 20000);
 }
 
 static struct sbx_spawn_opts cat_on_tty(struct sbx_spawn_tty *tty, int fg)
