@@ -28,7 +28,7 @@
 /* KEY from ttyinfo's line about descriptor fd. */
 static const char *fd_field(const char *text, int fd, const char *key)
 {
-	char line[8];
+	char line[16];
 
 	snprintf(line, sizeof line, "fd%d ", fd);
 	return term_line_field(text, line, key);

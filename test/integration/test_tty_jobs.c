@@ -365,7 +365,7 @@ Test(tty_jobs, sbx_leading_the_session, .timeout = 60, .fini = term_fini)
 	cr_assert(WIFEXITED(t->status) && WEXITSTATUS(t->status) == 0, "sbx: status 0x%x: %s", t->status,
 		  it_esc(out, strlen(out)));
 	for (int fd = 0; fd <= 2; fd++) {
-		char line[8];
+		char line[16];
 
 		snprintf(line, sizeof line, "fd%d ", fd);
 		cr_assert_str_eq(term_line_field(out, line, "tty"), "1", "fd %d: %s", fd, it_esc(out, strlen(out)));
