@@ -140,6 +140,10 @@ struct term *term_shell_as(int rows, int cols, uid_t uid, gid_t gid, const char 
 	int st;
 
 	cr_assert(term_prompt(t, 10000, &st, NULL), "bash showed no prompt: %s", term_tail(t, 0));
+	/* The modes a person's terminal starts with, whatever the kernel's
+	 * defaults for a new pseudo-terminal are. */
+	st = term_run(t, "stty sane", 10000, NULL);
+	cr_assert(st == 0, "stty sane: status %d: %s", st, term_tail(t, 0));
 	return t;
 }
 

@@ -42,7 +42,7 @@ struct term {
 /* bash --norc --noprofile --noediting -i on a new rows x cols terminal,
  * with the system PATH, TERM=xterm, PS1=TERM_PS1, $SBX and $H (the helper)
  * set, plus `env` ("NAME=VALUE", NULL-terminated or NULL).  Waits for the
- * first prompt; fails the test if it does not come. */
+ * first prompt and runs `stty sane`; fails the test if either fails. */
 struct term *term_shell(int rows, int cols, const char *const *env);
 /* The same as another account (uid != 0): the terminal is chowned to it and
  * the shell runs with gid as its only group. */
