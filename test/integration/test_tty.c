@@ -97,12 +97,12 @@ static void side_by_side(const char *before, const char *after, const char *fg, 
 	expect_same_shape(t, direct, via, fg, what);
 }
 
-Test(tty, all_three_streams_the_terminal, .timeout = 60, .fini = term_fini)
+Test(tty_streams, all_three_streams_the_terminal, .timeout = 60, .fini = term_fini)
 {
 	side_by_side("", "", NULL, "all three the terminal");
 }
 
-Test(tty, stdout_a_pipe, .timeout = 60, .fini = term_fini)
+Test(tty_streams, stdout_a_pipe, .timeout = 60, .fini = term_fini)
 {
 	/* Not as inline, by design (tty-spec "Foreground start", sudo's rule):
 	 * with stdout not the terminal the command starts in its terminal's
@@ -111,17 +111,17 @@ Test(tty, stdout_a_pipe, .timeout = 60, .fini = term_fini)
 	side_by_side("", " | cat", "0", "| cat");
 }
 
-Test(tty, stdin_a_pipe, .timeout = 60, .fini = term_fini)
+Test(tty_streams, stdin_a_pipe, .timeout = 60, .fini = term_fini)
 {
 	side_by_side("echo y | ", "", NULL, "echo y |");
 }
 
-Test(tty, stdin_dev_null, .timeout = 60, .fini = term_fini)
+Test(tty_streams, stdin_dev_null, .timeout = 60, .fini = term_fini)
 {
 	side_by_side("", " </dev/null", NULL, "</dev/null");
 }
 
-Test(tty, stderr_a_file, .timeout = 60, .fini = term_fini)
+Test(tty_streams, stderr_a_file, .timeout = 60, .fini = term_fini)
 {
 	char line[512];
 
@@ -131,7 +131,7 @@ Test(tty, stderr_a_file, .timeout = 60, .fini = term_fini)
 
 /* With stdin a pipe, /dev/tty is still the person's terminal: a prompt on
  * it shows and what is typed answers it, while stdin keeps the pipe's bytes. */
-Test(tty, dev_tty_prompt_with_stdin_a_pipe, .timeout = 60, .fini = term_fini)
+Test(tty_streams, dev_tty_prompt_with_stdin_a_pipe, .timeout = 60, .fini = term_fini)
 {
 	struct term *t = term_shell(40, 120, NULL);
 	int st;
@@ -147,7 +147,7 @@ Test(tty, dev_tty_prompt_with_stdin_a_pipe, .timeout = 60, .fini = term_fini)
 		  it_esc(out, strlen(out)));
 }
 
-Test(tty, no_pty_gives_pipes_and_no_dev_tty, .timeout = 60, .fini = term_fini)
+Test(tty_streams, no_pty_gives_pipes_and_no_dev_tty, .timeout = 60, .fini = term_fini)
 {
 	struct term *t = term_shell(40, 120, NULL);
 	char *out, *ms;
@@ -164,7 +164,7 @@ Test(tty, no_pty_gives_pipes_and_no_dev_tty, .timeout = 60, .fini = term_fini)
 
 /* CI: no terminal at all.  --pty gives stdout and stderr a terminal of
  * 24x80, stdin stays a pipe. */
-Test(tty, pty_without_a_terminal, .timeout = 60)
+Test(tty_streams, pty_without_a_terminal, .timeout = 60)
 {
 	struct sp *p = sp_run(&(struct sp_opts){
 		.argv = no_tty(ARGV(SBX, "run", "--same-user", "--pty", "--", HELPER, "ttyinfo")),
@@ -183,7 +183,7 @@ Test(tty, pty_without_a_terminal, .timeout = 60)
 }
 
 /* No terminal, default mode: /dev/tty fails at once, never a hang. */
-Test(tty, pipe_mode_dev_tty_fails_at_once, .timeout = 60)
+Test(tty_streams, pipe_mode_dev_tty_fails_at_once, .timeout = 60)
 {
 	struct sp *p = sp_run(&(struct sp_opts){
 		.argv = no_tty(ARGV(SBX, "run", "--same-user", "--", "sh", "-c",
@@ -203,7 +203,7 @@ Test(tty, pipe_mode_dev_tty_fails_at_once, .timeout = 60)
 
 /* ------------------------------------------------------- window size */
 
-Test(tty, stty_size_is_the_window, .timeout = 60, .fini = term_fini)
+Test(tty_streams, stty_size_is_the_window, .timeout = 60, .fini = term_fini)
 {
 	struct term *t = term_shell(37, 101, NULL);
 	char *direct, *via;
@@ -217,7 +217,7 @@ Test(tty, stty_size_is_the_window, .timeout = 60, .fini = term_fini)
 
 /* A resize of the window reaches the command once, as SIGWINCH, and the
  * terminal then has the new size. */
-Test(tty, resize_reaches_the_command_once, .timeout = 60, .fini = term_fini)
+Test(tty_streams, resize_reaches_the_command_once, .timeout = 60, .fini = term_fini)
 {
 	struct term *t = term_shell(30, 90, NULL);
 	int st;
@@ -235,7 +235,7 @@ Test(tty, resize_reaches_the_command_once, .timeout = 60, .fini = term_fini)
 
 /* ------------------------------------------------------------- input */
 
-Test(tty, read_dev_tty_gets_what_is_typed, .timeout = 60, .fini = term_fini)
+Test(tty_streams, read_dev_tty_gets_what_is_typed, .timeout = 60, .fini = term_fini)
 {
 	struct term *t = term_shell(40, 120, NULL);
 	int st;
@@ -250,7 +250,7 @@ Test(tty, read_dev_tty_gets_what_is_typed, .timeout = 60, .fini = term_fini)
 }
 
 /* A no-echo prompt (passwd, ssh-keygen): the secret never shows. */
-Test(tty, secret_typed_without_echo_never_shows, .timeout = 60, .fini = term_fini)
+Test(tty_streams, secret_typed_without_echo_never_shows, .timeout = 60, .fini = term_fini)
 {
 	struct term *t = term_shell(40, 120, NULL);
 	int st;
