@@ -12,7 +12,8 @@ build) debs="gcc libc6-dev make pkg-config libcjson-dev" ;;
 # minimal system (debootstrap --variant=minbase) may lack: sudo (the
 # elevation tests start the runner through it; it brings visudo), passwd
 # (useradd, groupadd, userdel, chpasswd for their throwaway accounts) and
-# util-linux (setsid, nologin).  The rest (sh, coreutils, perl) is essential.
+# util-linux (setsid, nologin).  The rest (sh, bash for the terminal tests'
+# job-control shell, coreutils with stty, perl) is essential.
 test)  debs="gcc libc6-dev make pkg-config libcjson-dev libcriterion-dev sudo passwd util-linux" ;;
 win)   debs="gcc-mingw-w64-x86-64 wine wine64 ca-certificates" ;;
 fuzz)  debs="make pkg-config libcjson-dev clang libclang-rt-14-dev" ;;

@@ -21,11 +21,12 @@
  *   truncated                after the handshake, a spawned header announcing
  *                            100 bytes, 10 of them, then exit
  *   wrong-nonce              a hello with another nonce
- *   wrong-version            a hello with version 2 and the right nonce
+ *   wrong-version            a hello with version 1 (the previous one) and the
+ *                            right nonce
  *   exit-before-spawned      after the handshake, exit {"how":"exited",...}
  *   data-before-spawned      after the handshake, stdout data "leak\n"
  *   two-hellos               after the handshake, a second hello
- *   unknown-type             after the handshake, a frame of type 0x08
+ *   unknown-type             after the handshake, a frame of type 0x0b
  *   exit-at-once-after-hello a valid hello, then exit at once
  *   spawned-then-close       spawned, stdout data "partial\n", then exit
  *                            (the channel closes mid-run, without exit)
@@ -73,6 +74,9 @@
 
 #define NONCE_HEX 64
 #define LIFETIME_S 60
+/* The version sbx speaks (src/protocol.h; the fake is built without src/,
+ * so it says the number itself): every hello but wrong-version's. */
+#define PROTO_VERSION 2
 
 enum {
 	F_HELLO = 0x01,
@@ -81,7 +85,9 @@ enum {
 	F_EXIT = 0x05,
 	F_STDOUT = 0x11,
 	F_STDIN_ACK = 0x30,
-	F_UNKNOWN = 0x08,
+	/* 0x08..0x0a are resize, stopped and continue since protocol 2: the
+	 * first number no version has used. */
+	F_UNKNOWN = 0x0b,
 };
 
 static char dir[PATH_MAX];
@@ -352,7 +358,7 @@ static void await_frame(int fd, unsigned want)
 
 static void handshake(int fd, const char *nonce)
 {
-	send_hello(fd, 1, nonce);
+	send_hello(fd, PROTO_VERSION, nonce);
 	await_frame(fd, F_HELLO);
 	await_frame(fd, F_SPAWN);
 }
@@ -472,7 +478,7 @@ int main(int argc, char **argv)
 	if (strcmp(mode, "connect-then-silent") == 0)
 		stay_wedged();
 	if (strcmp(mode, "hello-then-silent") == 0) {
-		send_hello(fd, 1, nonce);
+		send_hello(fd, PROTO_VERSION, nonce);
 		stay_wedged();
 	}
 	if (strcmp(mode, "garbage") == 0) {
@@ -480,7 +486,7 @@ int main(int argc, char **argv)
 		drain_until_eof(fd);
 	}
 	if (strcmp(mode, "bad-hello-json") == 0) {
-		send_json(fd, F_HELLO, "{\"version\":1,\"nonce\":");
+		send_json(fd, F_HELLO, "{\"version\":2,\"nonce\":");
 		drain_until_eof(fd);
 	}
 	if (strcmp(mode, "wrong-nonce") == 0) {
@@ -488,15 +494,15 @@ int main(int argc, char **argv)
 
 		memcpy(other, nonce, sizeof other);
 		other[0] = other[0] == '0' ? '1' : '0';
-		send_hello(fd, 1, other);
+		send_hello(fd, PROTO_VERSION, other);
 		drain_until_eof(fd);
 	}
 	if (strcmp(mode, "wrong-version") == 0) {
-		send_hello(fd, 2, nonce);
+		send_hello(fd, PROTO_VERSION - 1, nonce);
 		drain_until_eof(fd);
 	}
 	if (strcmp(mode, "exit-at-once-after-hello") == 0) {
-		send_hello(fd, 1, nonce);
+		send_hello(fd, PROTO_VERSION, nonce);
 		quit(0, "exiting right after hello");
 	}
 
@@ -521,7 +527,7 @@ int main(int argc, char **argv)
 		drain_until_eof(fd);
 	}
 	if (strcmp(mode, "two-hellos") == 0) {
-		send_hello(fd, 1, nonce);
+		send_hello(fd, PROTO_VERSION, nonce);
 		drain_until_eof(fd);
 	}
 	if (strcmp(mode, "unknown-type") == 0) {

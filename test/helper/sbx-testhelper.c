@@ -26,6 +26,17 @@
  *                          stdin (at most 60 s) or sleeps MS ms, then "bye\n"
  *   yes sigpipe|epipe      writes "y\n" forever; with `epipe` SIGPIPE is
  *                          ignored and EPIPE is reported on stderr, exit 3
+ *   ttyinfo                what the terminal looks like from here: per fd
+ *                          0..2 "fdN tty=0|1 rdev=R|-", then "devtty=ok
+ *                          rdev=R" or "devtty=ERRNONAME ms=T", and with a
+ *                          terminal "fg=0|1 leader=0|1 size=ROWSxCOLS"
+ *   fddevs                 "fd N rdev R|-" per open descriptor (R: st_rdev
+ *                          of a character device, decimal)
+ *   signals MS             counts SIGWINCH, SIGINT, SIGTERM, SIGHUP, SIGQUIT,
+ *                          SIGUSR1, SIGUSR2 and SIGCONT for MS ms: "ready",
+ *                          one "got NAME N [size RxC]" line as each arrives,
+ *                          then "counts NAME=N ..." and exit 0
+ *   tick N MS              "tick I" N times, MS ms apart
  *
  * Exit status 99 means the helper itself was misused or failed, so it cannot
  * be mistaken for a status a test asked for.
@@ -50,7 +61,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <termios.h>
+#include <sys/ioctl.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -519,6 +534,166 @@ static int cmd_yes(const char *mode)
 	return HELPER_FAIL;
 }
 
+/* ------------------------------------------------------------ terminal */
+
+static const char *errno_name(int e)
+{
+	switch (e) {
+	case ENXIO: return "ENXIO";
+	case EIO: return "EIO";
+	case ENOENT: return "ENOENT";
+	case EACCES: return "EACCES";
+	case EPERM: return "EPERM";
+	case ENODEV: return "ENODEV";
+	default: return "EOTHER";
+	}
+}
+
+static void rdev_str(int fd, char *out, size_t cap)
+{
+	struct stat st;
+
+	if (fstat(fd, &st) == 0 && S_ISCHR(st.st_mode))
+		snprintf(out, cap, "%lu", (unsigned long)st.st_rdev);
+	else
+		snprintf(out, cap, "-");
+}
+
+/* Everything a test compares between a run through sbx and a direct one,
+ * one fact per field so that a difference names itself. */
+static int cmd_ttyinfo(void)
+{
+	char line[256], dev[32];
+	struct timespec t0, t1;
+	int tty;
+
+	for (int fd = 0; fd <= 2; fd++) {
+		rdev_str(fd, dev, sizeof dev);
+		snprintf(line, sizeof line, "fd%d tty=%d rdev=%s\n", fd, isatty(fd) ? 1 : 0, dev);
+		put(1, line);
+	}
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	tty = open("/dev/tty", O_RDWR | O_NOCTTY | O_CLOEXEC);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	if (tty < 0) {
+		long ms = (long)(t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000;
+
+		snprintf(line, sizeof line, "devtty=%s ms=%ld\n", errno_name(errno), ms);
+		put(1, line);
+		return 0;
+	}
+	struct winsize ws = { 0 };
+	pid_t fg = tcgetpgrp(tty);
+
+	/* /dev/tty itself is device 5,0 for everyone: the terminal behind it
+	 * is what TIOCGDEV says, in the kernel's encoding of a dev_t. */
+	unsigned int kdev;
+
+	if (ioctl(tty, TIOCGDEV, &kdev) == 0)
+		snprintf(dev, sizeof dev, "%lu",
+			 (unsigned long)makedev((kdev & 0xfff00u) >> 8, (kdev & 0xffu) | ((kdev >> 12) & 0xfff00u)));
+	else
+		snprintf(dev, sizeof dev, "unknown");
+	if (ioctl(tty, TIOCGWINSZ, &ws) < 0)
+		ws.ws_row = ws.ws_col = 0;
+	snprintf(line, sizeof line, "devtty=ok rdev=%s\nfg=%d leader=%d size=%ux%u\n", dev,
+		 fg == getpgrp() ? 1 : 0, getsid(0) == getpid() ? 1 : 0, (unsigned)ws.ws_row,
+		 (unsigned)ws.ws_col);
+	put(1, line);
+	close(tty);
+	return 0;
+}
+
+static int cmd_fddevs(void)
+{
+	DIR *d = opendir("/proc/self/fd");
+	struct dirent *de;
+	char line[64], dev[32];
+
+	if (!d)
+		fail("opendir /proc/self/fd");
+	while ((de = readdir(d)) != NULL) {
+		char *end;
+		long fd = strtol(de->d_name, &end, 10);
+
+		if (de->d_name[0] == '.' || *end != '\0' || fd == dirfd(d))
+			continue;
+		rdev_str((int)fd, dev, sizeof dev);
+		snprintf(line, sizeof line, "fd %ld rdev %s\n", fd, dev);
+		put(1, line);
+	}
+	closedir(d);
+	return 0;
+}
+
+static const int counted[] = { SIGWINCH, SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGCONT };
+static const char *const counted_name[] = { "WINCH", "INT", "TERM", "HUP", "QUIT", "USR1", "USR2", "CONT" };
+#define NCOUNTED (sizeof counted / sizeof counted[0])
+static volatile sig_atomic_t got[NCOUNTED];
+
+static void count_sig(int sig)
+{
+	for (size_t i = 0; i < NCOUNTED; i++)
+		if (counted[i] == sig)
+			got[i]++;
+}
+
+/* The counts are read by the main loop, never printed from the handler;
+ * a signal that arrives twice before the loop looks is still counted twice. */
+static int cmd_signals(const char *arg)
+{
+	uint64_t ms = parse_u64(arg, 600000, "signals: bad MS");
+	sig_atomic_t seen[NCOUNTED] = { 0 };
+	struct sigaction sa;
+	char line[256];
+
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = count_sig;
+	sigemptyset(&sa.sa_mask);
+	for (size_t i = 0; i < NCOUNTED; i++)
+		if (sigaction(counted[i], &sa, NULL) < 0)
+			fail("sigaction");
+	put(1, "ready\n");
+	for (uint64_t waited = 0; waited < ms; waited += 10) {
+		sleep_ms(10);
+		for (size_t i = 0; i < NCOUNTED; i++) {
+			while (seen[i] < got[i]) {
+				struct winsize ws = { 0 };
+				int n = snprintf(line, sizeof line, "got %s %d", counted_name[i], (int)++seen[i]);
+
+				if (counted[i] == SIGWINCH && ioctl(1, TIOCGWINSZ, &ws) == 0)
+					snprintf(line + n, sizeof line - (size_t)n, " size %ux%u", (unsigned)ws.ws_row,
+						 (unsigned)ws.ws_col);
+				strcat(line, "\n");
+				put(1, line);
+			}
+		}
+	}
+	strcpy(line, "counts");
+	for (size_t i = 0; i < NCOUNTED; i++) {
+		size_t n = strlen(line);
+
+		snprintf(line + n, sizeof line - n, " %s=%d", counted_name[i], (int)got[i]);
+	}
+	strcat(line, "\n");
+	put(1, line);
+	return 0;
+}
+
+static int cmd_tick(const char *count, const char *gap)
+{
+	uint64_t n = parse_u64(count, 1000, "tick: bad N"), ms = parse_u64(gap, 60000, "tick: bad MS");
+	char line[64];
+
+	for (uint64_t i = 1; i <= n; i++) {
+		if (i > 1)
+			sleep_ms(ms);
+		snprintf(line, sizeof line, "tick %llu\n", (unsigned long long)i);
+		put(1, line);
+	}
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	const char *cmd;
@@ -564,6 +739,14 @@ int main(int argc, char **argv)
 		return cmd_live(argc, argv);
 	if (strcmp(cmd, "yes") == 0 && argc == 1)
 		return cmd_yes(argv[0]);
+	if (strcmp(cmd, "ttyinfo") == 0 && argc == 0)
+		return cmd_ttyinfo();
+	if (strcmp(cmd, "fddevs") == 0 && argc == 0)
+		return cmd_fddevs();
+	if (strcmp(cmd, "signals") == 0 && argc == 1)
+		return cmd_signals(argv[0]);
+	if (strcmp(cmd, "tick") == 0 && argc == 2)
+		return cmd_tick(argv[0], argv[1]);
 	usage("unknown subcommand or wrong number of arguments");
 	return HELPER_FAIL;
 }

@@ -48,8 +48,11 @@ static void mark_init(struct mark *m, bool world)
 	fclose(f);
 	cr_assert(asprintf(&m->name, "sbx-contain-%ld-%02x%02x%02x%02x%02x%02x%02x%02x", (long)getpid(),
 			   raw[0], raw[1], raw[2], raw[3], raw[4], raw[5], raw[6], raw[7]) > 0);
+	/* The mark lives as long as the test process: kept reachable, so that
+	 * LeakSanitizer does not count it once the caller's frame is gone. */
+	it_keep(m->name);
 	if (world) {
-		dir = strdup("/tmp/sbx-contain-XXXXXX");
+		dir = it_keep(strdup("/tmp/sbx-contain-XXXXXX"));
 		cr_assert(dir != NULL && mkdtemp(dir) != NULL, "mkdtemp: %s", strerror(errno));
 		it_remove_at_exit(it_keep(dir));
 		cr_assert(chmod(dir, 0755) == 0, "chmod %s: %s", dir, strerror(errno));
@@ -57,6 +60,7 @@ static void mark_init(struct mark *m, bool world)
 		dir = it_tmpdir();
 	}
 	cr_assert(asprintf(&m->prog, "%s/%s", dir, m->name) > 0);
+	it_keep(m->prog);
 	cr_assert(symlink(sleep_bin, m->prog) == 0, "symlink %s: %s", m->prog, strerror(errno));
 	/* The marker lives as long as the test process. */
 	it_keep(m->name);
