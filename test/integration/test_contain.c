@@ -54,7 +54,7 @@ static void mark_init(struct mark *m, bool world)
 	if (world) {
 		dir = it_keep(strdup("/tmp/sbx-contain-XXXXXX"));
 		cr_assert(dir != NULL && mkdtemp(dir) != NULL, "mkdtemp: %s", strerror(errno));
-		it_remove_at_exit(it_keep(dir));
+		it_remove_at_exit(dir);
 		cr_assert(chmod(dir, 0755) == 0, "chmod %s: %s", dir, strerror(errno));
 	} else {
 		dir = it_tmpdir();
@@ -62,9 +62,6 @@ static void mark_init(struct mark *m, bool world)
 	cr_assert(asprintf(&m->prog, "%s/%s", dir, m->name) > 0);
 	it_keep(m->prog);
 	cr_assert(symlink(sleep_bin, m->prog) == 0, "symlink %s: %s", m->prog, strerror(errno));
-	/* The marker lives as long as the test process. */
-	it_keep(m->name);
-	it_keep(m->prog);
 }
 
 static bool has_bytes(const char *buf, size_t len, const char *needle, size_t nlen)
