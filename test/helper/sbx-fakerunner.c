@@ -27,11 +27,14 @@
  *   data-before-spawned      after the handshake, stdout data "leak\n"
  *   two-hellos               after the handshake, a second hello
  *   unknown-type             after the handshake, a frame of type 0x0b
+ *   close-before-spawned     after the handshake, stdout close
+ *   ack-before-spawned       after the handshake, a stdin ack for 1 byte
  *   exit-at-once-after-hello a valid hello, then exit at once
  *   spawned-then-close       spawned, stdout data "partial\n", then exit
  *                            (the channel closes mid-run, without exit)
  *   garbage-after-spawned    spawned, then 4096 pseudo-random bytes
  *   ack-overflow             spawned, then a stdin ack for 0xffffffff bytes
+ *   data-after-close         spawned, stdout close, then stdout data
  *   foreign-first            forks a child that connects first and holds the
  *                            connection without a word; the fake itself
  *                            never connects (another local process of the
@@ -84,6 +87,7 @@ enum {
 	F_SPAWNED = 0x03,
 	F_EXIT = 0x05,
 	F_STDOUT = 0x11,
+	F_STDOUT_CLOSE = 0x21,
 	F_STDIN_ACK = 0x30,
 	/* 0x08..0x0a are resize, stopped and continue since protocol 2: the
 	 * first number no version has used. */
@@ -534,6 +538,16 @@ int main(int argc, char **argv)
 		send_json(fd, F_UNKNOWN, "{}");
 		drain_until_eof(fd);
 	}
+	if (strcmp(mode, "close-before-spawned") == 0) {
+		send_frame(fd, F_STDOUT_CLOSE, NULL, 0);
+		drain_until_eof(fd);
+	}
+	if (strcmp(mode, "ack-before-spawned") == 0) {
+		static const unsigned char ack[4] = { 0, 0, 0, 1 };
+
+		send_frame(fd, F_STDIN_ACK, ack, sizeof ack);
+		drain_until_eof(fd);
+	}
 
 	send_spawned(fd);
 
@@ -549,6 +563,11 @@ int main(int argc, char **argv)
 		static const unsigned char ack[4] = { 0xff, 0xff, 0xff, 0xff };
 
 		send_frame(fd, F_STDIN_ACK, ack, sizeof ack);
+		drain_until_eof(fd);
+	}
+	if (strcmp(mode, "data-after-close") == 0) {
+		send_frame(fd, F_STDOUT_CLOSE, NULL, 0);
+		send_frame(fd, F_STDOUT, "late\n", 5);
 		drain_until_eof(fd);
 	}
 	quit(2, "unknown mode");

@@ -794,6 +794,23 @@ Test(bad_runner, unknown_frame_type, .timeout = 60)
 	BAD_RUNNER("unknown-type", "sent type 0x0b", "protocol error");
 }
 
+/* The frame rules (src/rules.c): nothing of the command's streams before
+ * spawned, and no data on a stream after its close. */
+Test(bad_runner, close_before_spawned, .timeout = 60)
+{
+	BAD_RUNNER("close-before-spawned", "sent type 0x21", "protocol error");
+}
+
+Test(bad_runner, stdin_ack_before_spawned, .timeout = 60)
+{
+	BAD_RUNNER("ack-before-spawned", "sent type 0x30", "protocol error");
+}
+
+Test(bad_runner, data_after_its_close, .timeout = 60)
+{
+	BAD_RUNNER("data-after-close", "sent type 0x11", "protocol error");
+}
+
 Test(bad_runner, exits_right_after_hello, .timeout = 60)
 {
 	BAD_RUNNER("exit-at-once-after-hello", "exiting right after hello", "runner exited unexpectedly");
