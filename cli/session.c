@@ -133,24 +133,41 @@ static int stdin_done(struct sess *s)
     return rc;
 }
 
-static int read_stdin(struct sess *s)
+/* One read of `h` straight into a data frame of `stream`, within the stdin
+ * window that stdin and keys share: 1 with the bytes queued, 0 when nothing
+ * was there (or a signal came first), or the read's failure; *got is 0 at
+ * end of file. */
+static int read_into_window(struct sess *s, sbx_h *h, unsigned stream, size_t *got)
 {
-    size_t room = SBX_STDIN_WINDOW - s->in_flight, got;
+    size_t room = SBX_STDIN_WINDOW - s->in_flight;
     uint8_t *dst;
     int rc;
 
+    *got = 0;
     if (room > SBX_CHUNK)
         room = SBX_CHUNK;
     if ((dst = sbx_conn_reserve(s->c, room)) == NULL)
         return SBX_ENOMEM;
-    rc = sbx_h_read(s->in, dst, room, &got);
+    rc = sbx_h_read(h, dst, room, got);
     if (rc == SBX_EAGAIN || rc == SBX_EINTR)
         return 0;
-    if (rc < 0 || got == 0)
+    if (rc < 0 || *got == 0)
+        return rc < 0 ? rc : 1;
+    sbx_conn_commit(s->c, SBX_F_DATA | stream, *got);
+    s->in_flight += *got;
+    s->out->bytes[SBX_STDIN] += *got;
+    return 1;
+}
+
+static int read_stdin(struct sess *s)
+{
+    size_t got;
+    int rc = read_into_window(s, s->in, SBX_STDIN, &got);
+
+    if (rc == SBX_ENOMEM)
+        return rc;
+    if (rc < 0 || (rc == 1 && got == 0))
         return stdin_done(s); /* EOF, or an unreadable stdin: same to the child */
-    sbx_conn_commit(s->c, SBX_F_DATA | SBX_STDIN, got);
-    s->in_flight += got;
-    s->out->bytes[SBX_STDIN] += got;
     return 0;
 }
 
@@ -159,18 +176,12 @@ static int read_stdin(struct sess *s)
  * what the caller's would have made inline. */
 static int read_keys(struct sess *s)
 {
-    size_t room = SBX_STDIN_WINDOW - s->in_flight, got;
-    uint8_t *dst;
-    int rc;
+    size_t got;
+    int rc = read_into_window(s, s->keys, SBX_TTY, &got);
 
-    if (room > SBX_CHUNK)
-        room = SBX_CHUNK;
-    if ((dst = sbx_conn_reserve(s->c, room)) == NULL)
-        return SBX_ENOMEM;
-    rc = sbx_h_read(s->keys, dst, room, &got);
-    if (rc == SBX_EAGAIN || rc == SBX_EINTR)
-        return 0;
-    if (rc < 0 || got == 0) {
+    if (rc == SBX_ENOMEM)
+        return rc;
+    if (rc < 0 || (rc == 1 && got == 0)) {
         /* In the background a read fails rather than stops us: leave the
          * terminal alone until we are back in the foreground.  Otherwise
          * the terminal hung up, and the kernel's SIGHUP tells the rest. */
@@ -178,11 +189,7 @@ static int read_keys(struct sess *s)
             s->keys_dead = 1;
         else
             term_release(s->tm);
-        return 0;
     }
-    sbx_conn_commit(s->c, SBX_F_DATA | SBX_TTY, got);
-    s->in_flight += got;
-    s->out->bytes[SBX_STDIN] += got;
     return 0;
 }
 
