@@ -375,9 +375,9 @@ size_t it_count_lines(const unsigned char *buf, size_t len)
 	return n;
 }
 
-/* A small /proc file, NUL-terminated (a command line holds NULs: *len says
- * where it ends); NULL if it cannot be read. */
-static char *read_whole(const char *path, size_t *len)
+/* Any file, /proc's included (a command line holds NULs: *len says where
+ * it ends); see itest.h. */
+char *it_read_file(const char *path, size_t *len)
 {
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	size_t n = 0, cap = 4096;
@@ -432,7 +432,7 @@ size_t procs_with(const char *needle, long *out, size_t max)
 		if (pid <= 0 || pid == (long)getpid())
 			continue;
 		snprintf(path, sizeof path, "/proc/%ld/cmdline", pid);
-		cmd = read_whole(path, &len);
+		cmd = it_read_file(path, &len);
 		if (!cmd)
 			continue;
 		for (size_t i = 0; i < len; i++)

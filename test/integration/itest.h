@@ -41,6 +41,10 @@ long long it_pattern_mismatch(const unsigned char *buf, size_t len, uint64_t see
 
 uint64_t it_fnv1a64(const void *buf, size_t len);
 
+/* A whole file, NUL-terminated and malloc'ed, its length in *len; NULL when
+ * it cannot be read (or memory runs out). */
+char *it_read_file(const char *path, size_t *len);
+
 /* Keeps p reachable until the process exits, and returns it.  For what
  * the helpers hand out and nobody frees (a test process is short-lived):
  * LeakSanitizer then tells those from real leaks, which SANITIZE=1 fails. */
