@@ -50,6 +50,17 @@ struct session_out {
     int signal;
     long long pid;             /* the command's, once spawned; else 0 */
     unsigned long long bytes[3]; /* relayed: stdin sent, stdout, stderr */
+    /* Writing our stdout (1) or stderr (2) failed with something other
+     * than a vanished reader (EPIPE): the first such failure per stream,
+     * as an sbx error and the OS's code; 0 when none.  The session goes on
+     * without that stream, as a broken pipe would have ended it inline. */
+    int write_err[3];
+    long long write_os_err[3];
+    /* Bytes of that stream received from the runner but never written:
+     * after a write error, or abandoned because sbx was asked to stop (a
+     * forwarded signal) and the command had ended while its reader did not
+     * read. */
+    unsigned long long lost[3];
 };
 
 void session_run(const struct session_req *r, struct session_out *out);

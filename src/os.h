@@ -109,6 +109,9 @@ enum sbx_stdio_kind {
     SBX_STDIO_INHERIT = 0, /* the same stream as this process */
     SBX_STDIO_NULL,        /* the null device */
     SBX_STDIO_PIPE,        /* a new pipe; the parent's end is returned in h */
+    SBX_STDIO_STDOUT,      /* stream 2 only, with stream 1 a PIPE: the
+                              same pipe as stream 1 (2>&1), so the order of
+                              the two is kept exactly; h stays NULL */
 };
 
 struct sbx_stdio {
@@ -245,6 +248,11 @@ int sbx_proc_resize(sbx_proc *p, const struct sbx_tty_size *sz);
 /* Releases the process id (reaping an exited process) and the object.  A
  * process still running is left running. */
 void sbx_proc_free(sbx_proc *p);
+
+/* Whether this process's standard streams `a` and `b` are one open file
+ * description (POSIX, as after 2>&1) or one file object (Windows): 1 or 0;
+ * 0 also when the OS cannot tell. */
+int sbx_os_same_stream(int a, int b);
 
 /* ---- the channel ---- */
 
