@@ -1,8 +1,10 @@
 /* sbx: run one command in another security context, as if inline.
  *
  * Only this file decides sbx's exit status (see usage() and docs/sbx.1):
- * the command's own status, its signal re-raised, or 125/126/127.
+ * the command's own status, its signal re-raised, 1 after a write error,
+ * or 124/125/126/127.
  */
+#include <ctype.h>
 #include <getopt.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -21,16 +23,23 @@
 #define EXIT_SBX_FAILED 125
 #define EXIT_NOT_EXECUTABLE 126
 #define EXIT_NOT_FOUND 127
+/* Output lost to a write error, the command otherwise content: as
+ * coreutils' "write error". */
+#define EXIT_WRITE_ERROR 1
 
-/* --report: where, and when the run started; die() writes it too. */
+/* --report: where, and when the run started.  Every way out once the
+ * option has been read writes it: die(), die_usage(), and the end of a run.
+ * A report that cannot be written is said on stderr and leaves the exit
+ * status alone: the command has run, and its status is the answer the
+ * caller asked for. */
 static const char *report_path;
 static long long started_ms;
 
-static void write_report(const char *result, int status, const struct session_out *out,
+static void write_report(const char *result, long long status, const struct session_out *out,
                          const char *error)
 {
     struct report r;
-    int rc;
+    const char *why = NULL;
 
     if (report_path == NULL)
         return;
@@ -39,8 +48,8 @@ static void write_report(const char *result, int status, const struct session_ou
     r.duration_ms = sbx_now_ms() - started_ms;
     r.out = out;
     r.error = error;
-    if ((rc = report_write(report_path, &r)) < 0)
-        fprintf(stderr, "sbx: cannot write the report %s: %s\n", report_path, sbx_err_str(rc));
+    if (report_write(report_path, &r, &why) < 0)
+        fprintf(stderr, "sbx: cannot write the report %s: %s\n", report_path, why);
 }
 
 static const char usage_top[] =
@@ -59,10 +68,12 @@ static const char usage_run[] =
     "\n"
     "Run COMMAND through sbx-runner and relay its stdin, stdout, stderr and\n"
     "exit status.  Options end at '--' or at the first word that is not an\n"
-    "option.\n"
+    "option.  Short options group (-nC DIR); a long option may be shortened\n"
+    "to any prefix that names only one.\n"
     "\n"
     "Options:\n"
-    "  -C, --chdir DIR         run COMMAND in DIR (default: the current directory)\n"
+    "  -C, --chdir DIR         run COMMAND in DIR (default: the current directory,\n"
+    "                          even one removed meanwhile, as inline)\n"
     "  -e, --env NAME=VALUE    set NAME in COMMAND's environment (repeatable)\n"
     "  -U, --unset NAME        remove NAME from COMMAND's environment (repeatable)\n"
     "      --clear-env         start from an empty environment; -e and -U then\n"
@@ -77,9 +88,10 @@ static const char usage_run[] =
     "                          boundary\n"
     "      --timeout DURATION  stop COMMAND after DURATION: its process group gets\n"
     "                          SIGTERM (and SIGCONT), then SIGKILL after the\n"
-    "                          --kill-after grace; sbx exits 124\n"
+    "                          --kill-after grace; sbx exits 124; 0: no timeout\n"
     "      --kill-after DURATION  grace between --timeout's SIGTERM and the end of\n"
-    "                          the whole tree (default 5s)\n"
+    "                          the whole tree (default 5s; more than 0: the tree\n"
+    "                          always ends, 1ms ends it at once)\n"
     "      --pty               give COMMAND a terminal of its own even where sbx's\n"
     "                          streams are not a terminal (without one: 80x24, on\n"
     "                          stdout and stderr)\n"
@@ -87,7 +99,12 @@ static const char usage_run[] =
     "                          and opening /dev/tty fails at once\n"
     "      --connect-timeout DURATION  bound on starting the runner, the handshake\n"
     "                          and starting COMMAND (default 10s)\n"
-    "      --report FILE       when the run ends, write a JSON summary to FILE\n"
+    "      --report FILE       when sbx ends, write a JSON summary to FILE (also on\n"
+    "                          failures, and on usage errors after this option);\n"
+    "                          a new file created beside FILE, never through an\n"
+    "                          existing file or link, then renamed over it; if\n"
+    "                          it cannot be written sbx says why, and its exit\n"
+    "                          status stays the same\n"
     "  -h, --help              show this help and exit\n"
     "  -V, --version           show the version and exit\n"
     "\n"
@@ -118,6 +135,9 @@ static const char usage_run[] =
     "Exit status:\n"
     "  N        COMMAND exited with status N\n"
     "  128+N    COMMAND was killed by signal N (sbx dies by the same signal)\n"
+    "  1        sbx could not write COMMAND's output to its stdout or stderr\n"
+    "           (full disk, I/O error: 'sbx: write error on stdout: ...') and\n"
+    "           COMMAND otherwise succeeded; a failed COMMAND keeps its status\n"
     "  124      COMMAND was stopped by --timeout\n"
     "  125      sbx itself failed (bad usage, elevation refused or needing a\n"
     "           password under -n, runner missing or failed, ...)\n"
@@ -129,13 +149,14 @@ static void die(const char *fmt, ...) SBX_PRINTF(1, 2) __attribute__((noreturn))
 
 static void die_usage(const char *fmt, ...)
 {
+    char msg[1024];
     va_list ap;
 
     va_start(ap, fmt);
-    fprintf(stderr, "sbx: ");
-    vfprintf(stderr, fmt, ap);
-    fprintf(stderr, "\nTry 'sbx run --help'.\n");
+    vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
+    fprintf(stderr, "sbx: %s\nTry 'sbx run --help'.\n", msg);
+    write_report("usage_error", EXIT_SBX_FAILED, NULL, msg);
     exit(EXIT_SBX_FAILED);
 }
 
@@ -156,9 +177,62 @@ static long long duration_arg(const char *opt, const char *arg)
 {
     long long ms;
 
-    if (sbx_duration_parse(arg, &ms) < 0 || ms == 0)
+    if (sbx_duration_parse(arg, &ms) < 0)
         die_usage("%s wants a duration such as 90, 90s, 500ms, 5m or 1h, not '%s'", opt, arg);
     return ms;
+}
+
+/* The option getopt could not take: the element it was working on is
+ * argv[at] (inside a cluster such as -xn, optind has not moved past it
+ * yet, and argv[optind - 1] would be the word before).  A long option is
+ * named by its own word, resolved the way getopt_long resolves prefixes;
+ * a short one by optopt. */
+static void bad_option(int opt, char *const *argv, int at, const struct option *longopts)
+{
+    const char *word = argv[at];
+
+    if (word[0] == '-' && word[1] == '-' && word[2] != '\0' && word[2] != '=') {
+        const char *name = word + 2;
+        size_t len = strcspn(name, "="), nhit = 0;
+        const struct option *hit = NULL, *o;
+        char list[512] = "";
+
+        for (o = longopts; o->name != NULL && hit == NULL; o++)
+            if (strlen(o->name) == len && strncmp(o->name, name, len) == 0)
+                hit = o;
+        if (hit != NULL) {
+            nhit = 1;
+        } else {
+            /* Candidates in alphabetical order, as a reader scans a list. */
+            const char *c[32];
+            for (o = longopts; o->name != NULL && nhit < 32; o++)
+                if (strncmp(o->name, name, len) == 0)
+                    c[nhit++] = o->name, hit = o;
+            for (size_t i = 1; i < nhit; i++)
+                for (size_t j = i; j > 0 && strcmp(c[j - 1], c[j]) > 0; j--) {
+                    const char *t = c[j];
+                    c[j] = c[j - 1];
+                    c[j - 1] = t;
+                }
+            for (size_t i = 0; i < nhit; i++)
+                snprintf(list + strlen(list), sizeof(list) - strlen(list), "%s--%s",
+                         i ? ", " : "", c[i]);
+        }
+        if (nhit > 1)
+            die_usage("option '--%.*s' is ambiguous (%s)", (int)len, name, list);
+        if (nhit == 0)
+            die_usage("unknown option '--%.*s'", (int)len, name);
+        if (opt == ':')
+            die_usage("option '--%s' needs an argument", hit->name);
+        if (name[len] == '=' && hit->has_arg == no_argument)
+            die_usage("option '--%s' takes no argument", hit->name);
+        die_usage("unknown option '%s'", word);
+    }
+    if (optopt <= 0 || optopt > 0x7e || !isprint(optopt))
+        die_usage("unknown option in '%s'", word);
+    if (opt == ':')
+        die_usage("option '-%c' needs an argument", optopt);
+    die_usage("unknown option '-%c'", optopt);
 }
 
 static void print_or_die(const char *text)
@@ -230,10 +304,18 @@ static char *find_runner(void)
         }
         free(path);
     }
-    fprintf(stderr, "sbx: cannot find sbx-runner (looked for %s/sbx-runner%s and "
-                    "%s/../libexec/sbx/sbx-runner%s)\n", dir, suffix, dir, suffix);
-    free(dir);
-    exit(EXIT_SBX_FAILED);
+    die("cannot find sbx-runner (looked for %s/sbx-runner%s and "
+        "%s/../libexec/sbx/sbx-runner%s)", dir, suffix, dir, suffix);
+}
+
+/* Appends one of sbx's lines to the report's "error" (joined by "; ");
+ * returns buf. */
+static const char *add_error(char *buf, size_t cap, const char *line)
+{
+    size_t len = strlen(buf);
+
+    snprintf(buf + len, cap - len, "%s%s", len ? "; " : "", line);
+    return buf;
 }
 
 /* Prints the one line for a command that could not start, and returns the
@@ -255,12 +337,51 @@ static int spawn_failure(const struct session_out *o, const char *cmd, const cha
     } else if (strcmp(se->stage, "user") == 0) {
         snprintf(msg, cap, "cannot run %s as the requested account: %s", cmd, text);
     } else if (strcmp(se->stage, "chdir") == 0) {
-        snprintf(msg, cap, "cannot change directory to '%s': %s", cwd, text);
+        snprintf(msg, cap, "cannot change directory to '%s': %s", cwd ? cwd : ".", text);
     } else {
         snprintf(msg, cap, "cannot start %s (%s): %s", cmd, se->stage, text);
     }
     fprintf(stderr, "sbx: %s\n", msg);
     return status;
+}
+
+/* What sbx's parent will see for st: the exit code as this platform keeps
+ * it, or 128+N for a signal (POSIX: the shell's view of a death by N;
+ * Windows: the code sbx exits with). */
+static long long exit_status_of(const struct sbx_exit *st)
+{
+    if (st->how == SBX_SIGNALED)
+        return 128 + st->signal;
+    return sbx_os_exit_code(st->code);
+}
+
+static int is_sigpipe(int sig)
+{
+    const char *name = sbx_sig_name(sig);
+
+    return name != NULL && strcmp(name, "PIPE") == 0;
+}
+
+/* Prints "sbx: write error on stdout: REASON" for each of stdout and
+ * stderr that sbx could not write, and collects the same lines, joined by
+ * "; ", in `buf` for the report ("" when none). */
+static void note_write_errors(const struct session_out *o, char *buf, size_t cap)
+{
+    static const char *const names[3] = { "stdin", "stdout", "stderr" };
+
+    buf[0] = '\0';
+    for (int i = 1; i <= 2; i++) {
+        char line[300];
+        const char *why;
+
+        if (o->write_err[i] == 0)
+            continue;
+        why = o->write_os_err[i] != 0 ? sbx_os_error_text(o->write_os_err[i])
+                                      : sbx_err_str(o->write_err[i]);
+        snprintf(line, sizeof(line), "write error on %s: %s", names[i], why);
+        fprintf(stderr, "sbx: %s\n", line);
+        add_error(buf, cap, line);
+    }
 }
 
 /* The launcher's argv: the words of `cmd`, then the run-as options every
@@ -392,14 +513,20 @@ static int cmd_run(int argc, char **argv)
     struct session_out out;
     struct term term;
     char *cwd = NULL, *runner, **env, **launcher = NULL;
-    int status;
+    char errors[1200] = "";
+    long long status;
+    int at, rc;
 
     if ((ops = calloc((size_t)argc + 1, sizeof(*ops))) == NULL)
         die("%s", "out of memory");
     opterr = 0;
-    optind = 1;
+    /* 0: start over; main() has scanned its own options with getopt. */
+    optind = 0;
     /* '+': stop at the first non-option, so COMMAND's own options are its. */
-    while ((opt = getopt_long(argc, argv, "+:C:e:U:u:nhV", longopts, NULL)) != -1) {
+    for (;;) {
+        at = optind > 0 ? optind : 1;
+        if ((opt = getopt_long(argc, argv, "+:C:e:U:u:nhV", longopts, NULL)) == -1)
+            break;
         switch (opt) {
         case 'C':
             chdir_to = optarg;
@@ -434,13 +561,20 @@ static int cmd_run(int argc, char **argv)
             via = optarg;
             break;
         case 't':
+            /* 0 is no timeout, as for timeout(1) and in the protocol. */
             timeout_ms = duration_arg("--timeout", optarg);
             break;
         case 'k':
-            kill_after_ms = duration_arg("--kill-after", optarg);
+            /* timeout(1) reads -k 0 as "never SIGKILL"; sbx always ends
+             * the whole tree (nothing outlives a run), so there is no
+             * such choice to offer, and "at once" would be a surprise. */
+            if ((kill_after_ms = duration_arg("--kill-after", optarg)) == 0)
+                die_usage("--kill-after must be more than 0 (sbx always ends the whole "
+                          "tree; for an immediate end give 1ms), not '%s'", optarg);
             break;
         case 'T':
-            connect_ms = duration_arg("--connect-timeout", optarg);
+            if ((connect_ms = duration_arg("--connect-timeout", optarg)) == 0)
+                die_usage("--connect-timeout must be more than 0, not '%s'", optarg);
             if (connect_ms > 0x7fffffff)
                 die_usage("--connect-timeout '%s' is too long", optarg);
             break;
@@ -461,11 +595,8 @@ static int cmd_run(int argc, char **argv)
         case 'V':
             print_or_die("sbx " SBX_VERSION "\n");
             break;
-        case ':':
-            die_usage("option '%s' needs an argument", argv[optind - 1]);
-            break;
         default:
-            die_usage("unknown option '%s'", argv[optind - 1]);
+            bad_option(opt, argv, at, longopts);
         }
     }
     if (optind >= argc)
@@ -477,10 +608,16 @@ static int cmd_run(int argc, char **argv)
         if (sbx_os_abspath(chdir_to, &cwd) < 0)
             die("cannot get the current directory: %s",
                 sbx_os_error_text(sbx_os_last_error()));
-    } else if (sbx_os_getcwd(&cwd) < 0) {
-        die("cannot get the current directory: %s", sbx_os_error_text(sbx_os_last_error()));
+    } else if ((rc = sbx_os_getcwd(&cwd)) < 0) {
+        /* Removed while we stand in it: inline, the command would run in
+         * it all the same, and so it does here: the request names no
+         * directory and the runner, started from here, stays where it is.
+         * Anything else (EACCES on a parent) is a real failure. */
+        if (rc != SBX_ENOENT)
+            die("cannot get the current directory: %s", sbx_os_error_text(sbx_os_last_error()));
+        cwd = NULL;
     }
-    if (cwd == NULL || (env = build_env(clear, ops, nops)) == NULL)
+    if ((env = build_env(clear, ops, nops)) == NULL)
         die("%s", "out of memory");
     runner = find_runner();
 
@@ -503,6 +640,8 @@ static int cmd_run(int argc, char **argv)
     /* Restored and closed before any message, and before sbx ends the
      * way the command did. */
     term_close(&term);
+    /* One line per stream sbx could not write, whatever else happened. */
+    note_write_errors(&out, errors, sizeof(errors));
 
     switch (out.result) {
     case SESSION_EXITED:
@@ -511,32 +650,46 @@ static int cmd_run(int argc, char **argv)
             sbx_duration_format(timeout_ms, d, sizeof(d));
             snprintf(msg, sizeof(msg), "%s timed out after %s", argv[optind], d);
             fprintf(stderr, "sbx: %s\n", msg);
-            write_report("timed_out", EXIT_TIMED_OUT, &out, msg);
+            write_report("timed_out", EXIT_TIMED_OUT, &out, add_error(errors, sizeof(errors), msg));
             status = EXIT_TIMED_OUT;
             break;
         }
-        if (out.st.how == SBX_SIGNALED)
-            write_report("signaled", 128 + out.st.signal, &out, NULL);
-        else
-            write_report("exited", (int)(out.st.code & 0xff), &out, NULL);
+        if (errors[0] != '\0') {
+            struct sbx_exit st = out.st;
+            /* Output was lost: never the silent success of exit 0.  The
+             * command's own failure still speaks for itself; a SIGPIPE is
+             * what sbx caused by dropping the stream, so it does not. */
+            if ((st.how == SBX_EXITED && st.code == 0) ||
+                (st.how == SBX_SIGNALED && is_sigpipe(st.signal))) {
+                st.how = SBX_EXITED;
+                st.code = EXIT_WRITE_ERROR;
+                st.signal = 0;
+            }
+            write_report("write_error", exit_status_of(&st), &out, errors);
+            session_out_free(&out);
+            sbx_os_exit_like(&st);
+        }
+        write_report(out.st.how == SBX_SIGNALED ? "signaled" : "exited", exit_status_of(&out.st),
+                     &out, NULL);
         session_out_free(&out);
         sbx_os_exit_like(&out.st);
     case SESSION_SPAWN_FAILED: {
         char msg[1024];
         status = spawn_failure(&out, argv[optind], cwd, msg, sizeof(msg));
-        write_report("spawn_failed", status, &out, msg);
+        write_report("spawn_failed", status, &out, add_error(errors, sizeof(errors), msg));
         break;
     }
     case SESSION_INTERRUPTED: {
         /* Interrupted before the command existed: end as the signal says,
          * like a shell whose foreground job never started. */
         struct sbx_exit st = { SBX_SIGNALED, 0, out.signal, 0, 0 };
-        write_report("signaled", 128 + out.signal, &out, "interrupted before the command started");
+        write_report("signaled", 128 + out.signal, &out,
+                     add_error(errors, sizeof(errors), "interrupted before the command started"));
         sbx_os_exit_like(&st);
     }
     default:
         fprintf(stderr, "sbx: %s\n", out.msg);
-        write_report("failed", EXIT_SBX_FAILED, &out, out.msg);
+        write_report("failed", EXIT_SBX_FAILED, &out, add_error(errors, sizeof(errors), out.msg));
         status = EXIT_SBX_FAILED;
         break;
     }
@@ -546,7 +699,40 @@ static int cmd_run(int argc, char **argv)
     free(runner);
     free(ops);
     free_launcher(launcher);
-    return status;
+    return (int)status;
+}
+
+/* sbx's own options, before the command word, read like run's: clusters,
+ * unambiguous prefixes of the long names, the same messages. */
+static int cmd_top(int argc, char **argv)
+{
+    static const struct option longopts[] = {
+        { "help", no_argument, NULL, 'h' },
+        { "version", no_argument, NULL, 'V' },
+        { NULL, 0, NULL, 0 },
+    };
+    int opt, at;
+
+    opterr = 0;
+    optind = 0;
+    for (;;) {
+        at = optind > 0 ? optind : 1;
+        if ((opt = getopt_long(argc, argv, "+:hV", longopts, NULL)) == -1)
+            break;
+        if (opt == 'h')
+            print_or_die(usage_top);
+        if (opt == 'V')
+            print_or_die("sbx " SBX_VERSION "\n");
+        bad_option(opt, argv, at, longopts);
+    }
+    if (optind >= argc)
+        die_usage("%s", "missing command (try 'sbx run -- COMMAND')");
+    if (strcmp(argv[optind], "run") == 0)
+        return cmd_run(argc - optind, argv + optind);
+    if (strcmp(argv[optind], "help") == 0)
+        print_or_die(usage_top);
+    die_usage("unknown command '%s' (did you mean 'sbx run -- ...'?)", argv[optind]);
+    return EXIT_SBX_FAILED;
 }
 
 int main(int argc, char **argv)
@@ -563,17 +749,5 @@ int main(int argc, char **argv)
         fprintf(stderr, "sbx: cannot install signal handlers\n");
         return EXIT_SBX_FAILED;
     }
-    if (argc < 2)
-        die_usage("%s", "missing command (try 'sbx run -- COMMAND')");
-    if (strcmp(argv[1], "run") == 0)
-        return cmd_run(argc - 1, argv + 1);
-    if (strcmp(argv[1], "help") == 0 || strcmp(argv[1], "--help") == 0 ||
-        strcmp(argv[1], "-h") == 0)
-        print_or_die(usage_top);
-    if (strcmp(argv[1], "--version") == 0 || strcmp(argv[1], "-V") == 0)
-        print_or_die("sbx " SBX_VERSION "\n");
-    if (argv[1][0] == '-')
-        die_usage("unknown option '%s'", argv[1]);
-    die_usage("unknown command '%s' (did you mean 'sbx run -- ...'?)", argv[1]);
-    return EXIT_SBX_FAILED;
+    return cmd_top(argc, argv);
 }

@@ -413,6 +413,21 @@ int sbx_os_std_to_null(int which);
  * to end the runner before it has written its audit line.  Elsewhere a
  * no-op. */
 int sbx_os_die_with_parent(long long ppid);
+/* Replaces the content of `path` with `n` bytes of `data` in one step: they
+ * go to a new file of an unguessable name in the same directory, created
+ * exclusively (a file or link planted there is never opened or followed),
+ * written in full and closed, then renamed over `path`, so a reader sees
+ * the old content or the new and nothing in between.  The new file is this
+ * process's, mode 0666 less the umask as fopen() would give it (Windows:
+ * the directory's inherited ACL); `path` itself, if it is a link, is
+ * replaced, not followed.  Not flushed to the disk (fsync): atomic for
+ * readers, not durable across a crash.  On failure the temporary file is
+ * gone, `path` is unchanged, and sbx_os_last_error() holds the OS's reason
+ * whatever the failure (ENOENT for a missing directory, ENOSPC, ...). */
+int sbx_os_write_file(const char *path, const void *data, size_t n);
+/* The exit status this process's parent sees when it exits with `code`
+ * (POSIX: its low 8 bits; Windows: all 32, as an unsigned DWORD). */
+long long sbx_os_exit_code(long long code);
 /* Moves `tmp` over `path` in one step (rename; MoveFileEx on Windows). */
 int sbx_os_replace_file(const char *tmp, const char *path);
 /* Ends this process the way `st` says the child ended: its exit code, or

@@ -25,6 +25,18 @@ Test(duration, accepted)
     }
 }
 
+/* Every spelling of zero is zero: --timeout 0 means no timeout. */
+Test(duration, zero_in_any_unit)
+{
+    static const char *const zeros[] = { "0", "0s", "0ms", "0m", "0h", "0d", "0.0", "0.000s", "00" };
+
+    for (size_t i = 0; i < sizeof(zeros) / sizeof(zeros[0]); i++) {
+        long long ms = -1;
+        cr_assert_eq(sbx_duration_parse(zeros[i], &ms), 0, "%s", zeros[i]);
+        cr_assert_eq(ms, 0, "%s: %lld", zeros[i], ms);
+    }
+}
+
 Test(duration, refused)
 {
     static const char *const bad[] = { "", "s", "-1", "+1", "1x", "1 s", "1.", ".5", "1.5.5",
