@@ -465,8 +465,12 @@ int main(int argc, char **argv)
      * terminal, where /dev/tty fails at once instead of stopping it. */
     so.new_group = 1;
     so.job = 1;
-    /* Streams on the terminal get no pipe: their kind is not looked at. */
-    so.stdio[0].kind = so.stdio[1].kind = so.stdio[2].kind = SBX_STDIO_PIPE;
+    /* Streams on the terminal get no pipe: their kind is not looked at.
+     * When sbx's stdout and stderr are one file (2>&1), the command's are
+     * one pipe, so that the order of what it writes to the two is its own
+     * (the decoder refused the request if either were the terminal). */
+    so.stdio[0].kind = so.stdio[1].kind = SBX_STDIO_PIPE;
+    so.stdio[2].kind = req.merge_stderr ? SBX_STDIO_STDOUT : SBX_STDIO_PIPE;
     if (req.tty.present) {
         memset(&tty, 0, sizeof(tty));
         tty.streams = req.tty.streams;
