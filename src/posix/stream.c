@@ -44,8 +44,10 @@ int sbx_os_same_stream(int a, int b)
     /* Without kcmp, the same object is all that can be seen.  For a pipe,
      * a socket or a character device that is enough: whatever goes into
      * either reaches one ordered sink, so writing both through one keeps
-     * the order and changes nothing else; the same status flags make it
-     * likelier still that they are one description.  For a regular file it
+     * the order and changes nothing else; the same access mode and the
+     * same O_APPEND and O_NONBLOCK make it likelier still that they are
+     * one description (the kernel's own bits, such as O_LARGEFILE, which
+     * open() sets and pipe() does not, say nothing).  For a regular file it
      * is not: two descriptions of it each have their own offset, and text
      * written through one would land elsewhere than through two; being one
      * description cannot be seen without kcmp, so the answer is no, and
@@ -58,5 +60,5 @@ int sbx_os_same_stream(int a, int b)
         return 0;
     if ((fa = fcntl(a, F_GETFL)) < 0 || (fb = fcntl(b, F_GETFL)) < 0)
         return 0;
-    return fa == fb;
+    return ((fa ^ fb) & (O_ACCMODE | O_APPEND | O_NONBLOCK)) == 0;
 }
