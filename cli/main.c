@@ -635,6 +635,11 @@ static int cmd_run(int argc, char **argv)
     req.connect_ms = (int)connect_ms;
     /* Decided last, so no usage error can leave the terminal open. */
     term_decide(&term, pty, getenv("TERM"), &req.spawn.tty);
+    /* 2>&1: our stdout and stderr are one file, so the command gets one
+     * pipe for both and their order is exactly its own.  Streams on the
+     * command's terminal are no pipes. */
+    if (!(req.spawn.tty.present && (req.spawn.tty.streams & 6u)) && sbx_os_same_stream(1, 2) == 1)
+        req.spawn.merge_stderr = 1;
     req.term = &term;
     session_run(&req, &out);
     /* Restored and closed before any message, and before sbx ends the

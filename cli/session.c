@@ -327,11 +327,8 @@ static int handshake(struct sess *s, const char *nonce)
         set_msg(s->out, "protocol error: %s", why);
         return SBX_EPROTO;
     }
-    if (hello.version != SBX_PROTO_VERSION) {
-        set_msg(s->out, "sbx-runner speaks protocol version %d, this sbx version %d: install "
-                        "sbx and sbx-runner from the same build", hello.version, SBX_PROTO_VERSION);
-        return SBX_EPROTO;
-    }
+    /* A runner of another build: "the other program speaks protocol
+     * version N, this one version 3: ...", as documented. */
     if ((rc = sbx_hello_check(&hello, nonce, why)) < 0) {
         set_msg(s->out, "%s%s", why, rc == SBX_EPEER ? "; refusing the connection" : "");
         return rc;
@@ -345,14 +342,25 @@ static int handshake(struct sess *s, const char *nonce)
     if ((rc = sbx_conn_put_json(s->c, SBX_F_HELLO, json, len, rc)) < 0)
         goto oom;
 
-    rc = sbx_spawn_req_encode(&r->spawn, &json, &len);
-    if (rc == 0 && len > SBX_FRAME_MAX) {
+    /* The request may take many frames: spawn parts, then the spawn frame
+     * with the rest.  The runner takes up to SBX_SPAWN_MAX in all, which
+     * no command line and environment that execve() accepts can reach. */
+    if ((rc = sbx_spawn_req_encode(&r->spawn, &json, &len)) < 0)
+        goto oom;
+    if (len > SBX_SPAWN_MAX) {
         free(json);
-        set_msg(s->out, "command line and environment too large (%zu bytes of request, "
-                        "limit %u)", len, SBX_FRAME_MAX);
+        set_msg(s->out, "command line and environment too large: %zu bytes, limit %u", len,
+                SBX_SPAWN_MAX);
         return SBX_E2BIG;
     }
-    if ((rc = sbx_conn_put_json(s->c, SBX_F_SPAWN, json, len, rc)) < 0)
+    for (size_t off = 0; off < len && rc == 0;) {
+        unsigned type;
+        size_t n = sbx_spawn_piece(len - off, &type);
+        rc = sbx_conn_put(s->c, type, json + off, n);
+        off += n;
+    }
+    free(json);
+    if (rc < 0)
         goto oom;
     return 0;
 oom:

@@ -179,7 +179,13 @@ static void audit(long long server_uid, long long server_pid, const char *as, ch
     audit_add(line, &n, " uid=%lld sbx_pid=%lld as=", server_uid, server_pid);
     audit_quote(line, &n, as);
     audit_add(line, &n, " result=%s cwd=", result);
-    audit_quote(line, &n, cwd);
+    /* No directory in the request: the runner's own, which it inherited
+     * and cannot name (sbx's was removed).  Unquoted, so no directory
+     * named "?" reads the same. */
+    if (cwd != NULL)
+        audit_quote(line, &n, cwd);
+    else
+        audit_add(line, &n, "?");
     audit_add(line, &n, " argv=");
     for (size_t i = 0; argv[i] != NULL && n + 2 < sizeof(line); i++) {
         if (i > 0)
@@ -418,13 +424,31 @@ int main(int argc, char **argv)
     if (sbx_hello_check(&hello, nonce, why) < 0)
         fail_to_peer(c, why);
 
-    rc = sbx_conn_next_wait(c, &f, deadline);
+    /* A request larger than a frame comes in parts before its spawn frame
+     * (docs/protocol.md, "spawn part"): gathered within SBX_SPAWN_MAX, all
+     * before the same deadline.  The usual one-frame request is decoded
+     * where it lies. */
+    struct sbx_spawn_text text = { NULL, 0, 0 };
+    for (;;) {
+        rc = sbx_conn_next_wait(c, &f, deadline);
+        if (rc < 0)
+            fail_to_peer(c, "expected a spawn frame from sbx");
+        if (sbx_rules_check(&rules, f.type, why) < 0)
+            fail_to_peer(c, why);
+        if (f.type == SBX_F_SPAWN && text.len == 0)
+            break;
+        if ((rc = sbx_spawn_text_add(&text, f.payload, f.len, why)) < 0)
+            fail_to_peer(c, rc == SBX_ENOMEM ? "out of memory" : why);
+        if (f.type == SBX_F_SPAWN)
+            break;
+    }
+    if (text.len == 0)
+        rc = sbx_spawn_req_decode(f.payload, f.len, &req, why);
+    else
+        rc = sbx_spawn_req_decode(text.buf, text.len, &req, why);
+    sbx_spawn_text_free(&text);
     if (rc < 0)
-        fail_to_peer(c, "expected a spawn frame from sbx");
-    if (sbx_rules_check(&rules, f.type, why) < 0)
-        fail_to_peer(c, why);
-    if (sbx_spawn_req_decode(f.payload, f.len, &req, why) < 0)
-        fail_to_peer(c, why);
+        fail_to_peer(c, rc == SBX_ENOMEM ? "out of memory" : why);
 
     /* Without a terminal, frames of the terminal stream are an error. */
     if (!req.tty.present)
@@ -441,8 +465,12 @@ int main(int argc, char **argv)
      * terminal, where /dev/tty fails at once instead of stopping it. */
     so.new_group = 1;
     so.job = 1;
-    /* Streams on the terminal get no pipe: their kind is not looked at. */
-    so.stdio[0].kind = so.stdio[1].kind = so.stdio[2].kind = SBX_STDIO_PIPE;
+    /* Streams on the terminal get no pipe: their kind is not looked at.
+     * When sbx's stdout and stderr are one file (2>&1), the command's are
+     * one pipe, so that the order of what it writes to the two is its own
+     * (the decoder refused the request if either were the terminal). */
+    so.stdio[0].kind = so.stdio[1].kind = SBX_STDIO_PIPE;
+    so.stdio[2].kind = req.merge_stderr ? SBX_STDIO_STDOUT : SBX_STDIO_PIPE;
     if (req.tty.present) {
         memset(&tty, 0, sizeof(tty));
         tty.streams = req.tty.streams;

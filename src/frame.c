@@ -33,6 +33,7 @@ static const struct {
     { SBX_F_RESIZE, "resize", JSON },
     { SBX_F_STOPPED, "stopped", JSON },
     { SBX_F_CONTINUE, "continue", JSON },
+    { SBX_F_SPAWN_PART, "spawn part", RAW },
     { SBX_F_DATA | SBX_STDIN, "stdin data", RAW },
     { SBX_F_DATA | SBX_STDOUT, "stdout data", RAW },
     { SBX_F_DATA | SBX_STDERR, "stderr data", RAW },

@@ -37,6 +37,9 @@ enum sbx_ftype {
     SBX_F_STOPPED = 0x09,     /* JSON, runner -> sbx: the command stopped */
     SBX_F_CONTINUE = 0x0a,    /* JSON, sbx -> runner: go on, in the
                                  terminal's foreground or not */
+    SBX_F_SPAWN_PART = 0x0b,  /* raw, sbx -> runner: a leading piece of the
+                                 spawn request's JSON text, which the spawn
+                                 frame completes */
     SBX_F_DATA = 0x10,        /* + stream: raw bytes of that stream */
     SBX_F_CLOSE = 0x20,       /* + stream: no more of that stream; empty */
     SBX_F_STDIN_ACK = 0x30    /* u32 BE: stdin and terminal bytes delivered */

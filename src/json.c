@@ -220,6 +220,25 @@ int sbx_json_get_bytes(const cJSON *v, char **out, const char *what, const char 
     return sbx_json_fail(why, "%s: %s is not a string", what, name);
 }
 
+/* Bytes the string takes inside the quotes once cJSON has escaped it: a
+ * control byte is \u00XX, save the five with a short escape. */
+static size_t escaped_len(const char *s, size_t n)
+{
+    size_t len = 0;
+
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c == '"' || c == '\\' || c == '\b' || c == '\f' || c == '\n' || c == '\r' ||
+            c == '\t')
+            len += 2;
+        else if (c < 0x20)
+            len += 6;
+        else
+            len += 1;
+    }
+    return len;
+}
+
 cJSON *sbx_json_bytes(const char *s)
 {
     static const char digits[] = "0123456789abcdef";
@@ -227,7 +246,11 @@ cJSON *sbx_json_bytes(const char *s)
     cJSON *o;
     char *hex;
 
-    if (sbx_utf8_valid(s, n))
+    /* The shorter form: a control byte takes 6 bytes in a JSON string and
+     * 2 in hex, so an argument made of them travels in hex, and no string
+     * costs more than twice its bytes and 10.  The hex form's quotes,
+     * braces and member name take 10 bytes, the string's quotes 2. */
+    if (sbx_utf8_valid(s, n) && escaped_len(s, n) <= 2 * n + 8)
         return cJSON_CreateString(s);
     if ((hex = malloc(2 * n + 1)) == NULL)
         return NULL;

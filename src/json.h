@@ -38,8 +38,9 @@ int sbx_json_get_str(const cJSON *o, const char *name, int required, char **out,
 
 /* The value of one hex digit, or -1. */
 int sbx_json_hexval(int c);
-/* A byte string: a JSON string when the bytes are UTF-8, else
- * {"hex": "..."} (docs/protocol.md, "Byte strings"). */
+/* A byte string: a JSON string when the bytes are UTF-8 and that is not
+ * the longer form, else {"hex": "..."} (docs/protocol.md, "Byte
+ * strings"); either form is read. */
 int sbx_json_get_bytes(const cJSON *v, char **out, const char *what, const char *name,
                        char *why);
 cJSON *sbx_json_bytes(const char *s);

@@ -7,8 +7,10 @@
 #include <cJSON.h>
 
 #include "err.h"
+#include "frame.h"
 #include "json.h"
 #include "proto.h"
+#include "protocol.h"
 
 /* ---- hello ---- */
 
@@ -282,17 +284,19 @@ int sbx_spawn_req_encode(const struct sbx_spawn_req *m, char **json, size_t *len
     cJSON *o = cJSON_CreateObject();
     cJSON *argv = sbx_json_strv(m->argv, m->argc);
     cJSON *env = sbx_json_strv(m->env, m->envc);
-    cJSON *cwd = sbx_json_bytes(m->cwd);
+    /* No directory to name: the member is left out. */
+    cJSON *cwd = m->cwd != NULL ? sbx_json_bytes(m->cwd) : NULL;
     int ok = 1;
 
-    if (o == NULL || argv == NULL || env == NULL || cwd == NULL) {
+    if (o == NULL || argv == NULL || env == NULL || (m->cwd != NULL && cwd == NULL)) {
         cJSON_Delete(argv);
         cJSON_Delete(env);
         cJSON_Delete(cwd);
         return sbx_json_finish(o, 0, json, len);
     }
     ok = cJSON_AddItemToObject(o, "argv", argv);
-    ok = cJSON_AddItemToObject(o, "cwd", cwd) && ok;
+    if (cwd != NULL)
+        ok = cJSON_AddItemToObject(o, "cwd", cwd) && ok;
     ok = cJSON_AddItemToObject(o, "env", env) && ok;
     if (ok) {
         cJSON *opts = cJSON_AddObjectToObject(o, "options");
@@ -304,6 +308,8 @@ int sbx_spawn_req_encode(const struct sbx_spawn_req *m, char **json, size_t *len
             ok = cJSON_AddNumberToObject(opts, "kill_after_ms", (double)m->kill_after_ms) != NULL;
         if (ok && m->user != NULL)
             ok = cJSON_AddStringToObject(opts, "user", m->user) != NULL;
+        if (ok && m->merge_stderr)
+            ok = cJSON_AddBoolToObject(opts, "merge_stderr", 1) != NULL;
     }
     if (ok && m->tty.present) {
         cJSON *tty = tty_json(&m->tty);
@@ -325,25 +331,21 @@ int sbx_spawn_req_decode(const uint8_t *p, size_t n, struct sbx_spawn_req *m, ch
         return SBX_EPROTO;
     if ((rc = sbx_json_get_strv(o, "argv", 1, SBX_MAX_ARGC, &m->argv, &m->argc, "spawn", why)) < 0)
         goto fail;
+    /* Any entry execve() takes travels as it is: one without '=' or an
+     * empty one too, as the environment sbx was given may hold them.  Who
+     * reads a name out of an entry checks for its '=' (the name ends at
+     * the first '=' after its first character: Windows keeps per-drive
+     * directories in names like "=C:"). */
     if ((rc = sbx_json_get_strv(o, "env", 0, SBX_MAX_ENVC, &m->env, &m->envc, "spawn", why)) < 0)
         goto fail;
-    for (size_t i = 0; i < m->envc; i++) {
-        /* The name ends at the first '=' after its first character:
-         * Windows keeps per-drive directories in names like "=C:". */
-        if (m->env[i][0] == '\0' || strchr(m->env[i] + 1, '=') == NULL) {
-            rc = sbx_json_fail(why, "spawn: env[%zu] is not NAME=VALUE", i);
+    /* Absent when sbx has no current directory to give (it was removed). */
+    if ((cwd = cJSON_GetObjectItemCaseSensitive(o, "cwd")) != NULL) {
+        if ((rc = sbx_json_get_bytes(cwd, &m->cwd, "spawn", "cwd", why)) < 0)
+            goto fail;
+        if (m->cwd[0] == '\0') {
+            rc = sbx_json_fail(why, "spawn: cwd is empty");
             goto fail;
         }
-    }
-    if ((cwd = cJSON_GetObjectItemCaseSensitive(o, "cwd")) == NULL) {
-        rc = sbx_json_fail(why, "spawn: member 'cwd' is missing");
-        goto fail;
-    }
-    if ((rc = sbx_json_get_bytes(cwd, &m->cwd, "spawn", "cwd", why)) < 0)
-        goto fail;
-    if (m->cwd[0] == '\0') {
-        rc = sbx_json_fail(why, "spawn: cwd is empty");
-        goto fail;
     }
     opts = cJSON_GetObjectItemCaseSensitive(o, "options");
     if (opts != NULL && !cJSON_IsObject(opts)) {
@@ -357,7 +359,9 @@ int sbx_spawn_req_decode(const uint8_t *p, size_t n, struct sbx_spawn_req *m, ch
                                    why)) < 0 ||
             (rc = sbx_json_get_int(opts, "kill_after_ms", 0, year, 0, &m->kill_after_ms,
                                    "spawn.options", why)) < 0 ||
-            (rc = sbx_json_get_str(opts, "user", 0, &m->user, "spawn.options", why)) < 0)
+            (rc = sbx_json_get_str(opts, "user", 0, &m->user, "spawn.options", why)) < 0 ||
+            (rc = sbx_json_get_bool(opts, "merge_stderr", 0, &m->merge_stderr, "spawn.options",
+                                    why)) < 0)
             goto fail;
         if (m->user != NULL && (m->user[0] == '\0' || strlen(m->user) > SBX_MAX_USER)) {
             rc = sbx_json_fail(why, "spawn.options: user must be 1 to %d bytes", SBX_MAX_USER);
@@ -366,6 +370,12 @@ int sbx_spawn_req_decode(const uint8_t *p, size_t n, struct sbx_spawn_req *m, ch
     }
     if ((rc = get_tty(o, &m->tty, why)) < 0)
         goto fail;
+    /* One pipe for stdout and stderr, and one of them the terminal: there
+     * is no such command. */
+    if (m->merge_stderr && m->tty.present && (m->tty.streams & 6u) != 0) {
+        rc = sbx_json_fail(why, "spawn: merge_stderr with stdout or stderr on the terminal");
+        goto fail;
+    }
     cJSON_Delete(o);
     return 0;
 fail:
@@ -384,6 +394,46 @@ void sbx_spawn_req_free(struct sbx_spawn_req *m)
     free(m->user);
     free(m->tty.term);
     memset(m, 0, sizeof(*m));
+}
+
+/* ---- the request over several frames ---- */
+
+size_t sbx_spawn_piece(size_t left, unsigned *type)
+{
+    *type = left > SBX_CHUNK ? SBX_F_SPAWN_PART : SBX_F_SPAWN;
+    return left > SBX_CHUNK ? SBX_CHUNK : left;
+}
+
+int sbx_spawn_text_add(struct sbx_spawn_text *t, const uint8_t *p, size_t n, char *why)
+{
+    if (n > SBX_SPAWN_MAX - t->len) {
+        sbx_json_fail(why, "spawn: request over the limit of %u bytes", SBX_SPAWN_MAX);
+        return SBX_E2BIG;
+    }
+    if (n > t->cap - t->len) {
+        /* Doubling, capped at the bound: at most SBX_SPAWN_MAX is held. */
+        size_t cap = t->cap ? t->cap : SBX_CHUNK;
+        uint8_t *b;
+
+        while (cap - t->len < n)
+            cap = cap > SBX_SPAWN_MAX / 2 ? SBX_SPAWN_MAX : cap * 2;
+        if ((b = realloc(t->buf, cap)) == NULL)
+            return SBX_ENOMEM;
+        t->buf = b;
+        t->cap = cap;
+    }
+    if (n > 0)
+        memcpy(t->buf + t->len, p, n);
+    t->len += n;
+    return 0;
+}
+
+void sbx_spawn_text_free(struct sbx_spawn_text *t)
+{
+    if (t == NULL)
+        return;
+    free(t->buf);
+    memset(t, 0, sizeof(*t));
 }
 
 /* ---- spawned ---- */

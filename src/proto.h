@@ -9,8 +9,9 @@
  * a zeroed struct.  On failure nothing needs freeing.
  *
  * Strings that may be arbitrary bytes on POSIX (argv, cwd, environment) are
- * sent as JSON strings when they are valid UTF-8, and otherwise as
- * {"hex": "<lowercase hex of the bytes>"}; see docs/protocol.md.
+ * sent as JSON strings when they are valid UTF-8 and that is not longer
+ * than the other form, {"hex": "<lowercase hex of the bytes>"}; see
+ * docs/protocol.md.
  */
 #ifndef SBX_PROTO_H
 #define SBX_PROTO_H
@@ -21,11 +22,16 @@
 #include "status.h"
 #include "term.h"
 
-#define SBX_PROTO_VERSION 2
+#define SBX_PROTO_VERSION 3
 #define SBX_NONCE_BYTES 32
 #define SBX_NONCE_HEX (SBX_NONCE_BYTES * 2)
-#define SBX_MAX_ARGC 65536
-#define SBX_MAX_ENVC 65536
+/* Entries of argv, and of env, at most.  The request's byte bound
+ * (SBX_SPAWN_MAX, protocol.h) is what limits a request; these only keep
+ * the decoder's arrays in proportion to it, above anything execve() takes
+ * (on Linux each entry costs its pointer and NUL, 9 bytes of at most
+ * 6 MiB: fewer than 700,000 entries of argv and env together). */
+#define SBX_MAX_ARGC (1u << 20)
+#define SBX_MAX_ENVC (1u << 20)
 #define SBX_MAX_USER 256 /* bytes of an account name */
 #define SBX_WHY 200 /* size of the `why` buffers */
 #define SBX_MAX_TERM 256 /* bytes of a TERM value in a terminal request */
@@ -61,14 +67,28 @@ struct sbx_tty_req {
 struct sbx_spawn_req {
     char **argv; /* argc strings plus a NULL */
     size_t argc;
-    char *cwd;
-    char **env; /* envc "NAME=VALUE" strings plus a NULL */
+    char *cwd;   /* NULL: not sent, the runner stays where it started (in
+                    sbx's directory, which it inherited) */
+    char **env; /* envc strings plus a NULL: "NAME=VALUE" as a rule, but
+                   any string execve() takes, "NAME" and "" included */
     size_t envc;
     long long timeout_ms;    /* options.timeout_ms; 0: none */
     long long kill_after_ms; /* options.kill_after_ms; 0: the runner's default */
     char *user;              /* options.user: the account to run as; NULL:
                                 the runner's own */
     struct sbx_tty_req tty;  /* tty.present: a terminal of its own */
+    int merge_stderr;        /* options.merge_stderr: the command's stderr
+                                is its stdout pipe (sbx's two are one file,
+                                2>&1); never with stdout or stderr on the
+                                terminal */
+};
+
+/* The spawn request's JSON text as the runner receives it: the payloads of
+ * the spawn part frames and of the spawn frame, in order.  Start from a
+ * zeroed struct; sbx_spawn_text_free() releases it. */
+struct sbx_spawn_text {
+    uint8_t *buf;
+    size_t len, cap;
 };
 
 struct sbx_spawned {
@@ -115,7 +135,7 @@ int sbx_hello_decode(const uint8_t *p, size_t n, struct sbx_hello *m, char *why)
  * differ, SBX_EPEER when the nonce is not the run's (compared in constant
  * time).  `why` says which in one line that reads right on either side
  * after its program's name ("sbx: ...", "sbx-runner: ..."): for the version,
- * "the other program speaks protocol version N, this one version 2: install
+ * "the other program speaks protocol version N, this one version 3: install
  * sbx and sbx-runner from the same build". */
 int sbx_hello_check(const struct sbx_hello *m, const char *nonce, char *why);
 
@@ -124,6 +144,16 @@ int sbx_hello_check(const struct sbx_hello *m, const char *nonce, char *why);
 int sbx_spawn_req_encode(const struct sbx_spawn_req *m, char **json, size_t *len);
 int sbx_spawn_req_decode(const uint8_t *p, size_t n, struct sbx_spawn_req *m, char *why);
 void sbx_spawn_req_free(struct sbx_spawn_req *m);
+
+/* How sbx cuts a request's text into frames: for the `left` (>= 1) bytes
+ * still to send, the size of the next piece, and in *type whether it is a
+ * spawn part (more follow) or the spawn frame (the last).  Pieces are
+ * SBX_CHUNK bytes, so the receiver's buffer never grows for them. */
+size_t sbx_spawn_piece(size_t left, unsigned *type);
+/* Appends a frame's payload to the text: 0; SBX_E2BIG, with `why`, when the
+ * text would grow past SBX_SPAWN_MAX (nothing is appended); SBX_ENOMEM. */
+int sbx_spawn_text_add(struct sbx_spawn_text *t, const uint8_t *p, size_t n, char *why);
+void sbx_spawn_text_free(struct sbx_spawn_text *t);
 
 int sbx_spawned_encode(const struct sbx_spawned *m, char **json, size_t *len);
 int sbx_spawned_decode(const uint8_t *p, size_t n, struct sbx_spawned *m, char *why);

@@ -59,6 +59,20 @@
  * or when Windows shows the elevation prompt. */
 #define SBX_PROMPT_MS (5 * 60 * 1000)
 
+/* Bytes of a spawn request's JSON text, at most, over all its frames (spawn
+ * parts and the spawn frame).  The runner gathers the text before it
+ * decodes it, so this bounds what sbx -- the caller, and the runner may be
+ * root -- can make it hold.  It is far above what execve() takes: Linux
+ * allows at most 6 MiB of argument and environment strings, pointers
+ * included (a quarter of the stack limit, capped at three quarters of
+ * 8 MiB), and the encoder spends at most about 2.2 bytes of JSON on one
+ * such byte (the shorter of a JSON string, where a control byte takes 6,
+ * and the hex form, which takes 2), so the largest request any exec could
+ * have given sbx is under 14 MiB; 64 MiB leaves room for systems with a
+ * larger ARG_MAX and for the 6-byte escapes of another encoder.  sbx
+ * checks its own request against it before sending. */
+#define SBX_SPAWN_MAX (64u * 1024 * 1024)
+
 /* Bytes of a channel name in the runner's secret. */
 #define SBX_CHAN_NAME_MAX 4096
 

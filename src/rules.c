@@ -46,11 +46,14 @@ static const struct rule at_cli[] = {
 };
 
 /* What the runner accepts from sbx.  sbx never sends an error frame: it
- * ends a session by closing the channel.  Signals, sizes and continues may
- * repeat; keys have no close of their own (sbx stops typing by sending
- * nothing). */
+ * ends a session by closing the channel.  A large spawn request comes as
+ * any number of parts before its spawn frame, which ends it (their total
+ * is bounded by the runner as it gathers them).  Signals, sizes and
+ * continues may repeat; keys have no close of their own (sbx stops typing
+ * by sending nothing). */
 static const struct rule at_runner[] = {
     { SBX_F_HELLO, IN(SBX_PH_HELLO), 1, SBX_PH_SPAWN, 0, 0 },
+    { SBX_F_SPAWN_PART, IN(SBX_PH_SPAWN), 0, STAY, 0, 0 },
     { SBX_F_SPAWN, IN(SBX_PH_SPAWN), 1, SBX_PH_RUNNING, 0, 0 },
     { SBX_F_DATA | SBX_STDIN, IN(SBX_PH_RUNNING), 0, STAY, SBX_F_CLOSE | SBX_STDIN, 0 },
     { SBX_F_CLOSE | SBX_STDIN, IN(SBX_PH_RUNNING), 1, STAY, 0, 0 },

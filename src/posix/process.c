@@ -499,6 +499,22 @@ int sbx_proc_spawn(struct sbx_spawn_opts *o, sbx_proc **out, struct sbx_spawn_fa
                 (void)fcntl(parent[i], F_SETPIPE_SZ, i == 1 ? 1 << 20 : 256 << 10);
 #endif
             break;
+        case SBX_STDIO_STDOUT:
+            /* 2>&1: a second descriptor of stdout's pipe, no pipe of its
+             * own, so what the command writes to the two arrives in the
+             * order it wrote it.  Only stderr, after a stdout that is a
+             * pipe of ours. */
+            if (i != 2 || o->stdio[1].kind != SBX_STDIO_PIPE || parent[1] < 0) {
+                spawn_fail(fail, "setup", EINVAL);
+                rc = SBX_EINVAL;
+                goto done;
+            }
+            if ((fds[2] = fcntl(fds[1], F_DUPFD_CLOEXEC, 3)) < 0) {
+                spawn_fail(fail, "pipe", errno);
+                rc = fail->err;
+                goto done;
+            }
+            break;
         default:
             spawn_fail(fail, "setup", EINVAL);
             rc = SBX_EINVAL;

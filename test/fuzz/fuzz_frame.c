@@ -35,7 +35,7 @@
 
 static int spec_type_known(unsigned t)
 {
-    return (t >= 0x01 && t <= 0x0a) || (t >= 0x10 && t <= 0x13) || (t >= 0x20 && t <= 0x23) ||
+    return (t >= 0x01 && t <= 0x0b) || (t >= 0x10 && t <= 0x13) || (t >= 0x20 && t <= 0x23) ||
            t == 0x30;
 }
 
@@ -225,6 +225,15 @@ static void decode_payload(const sbx_frame *f)
         struct sbx_error_msg m;
         if (sbx_error_decode(f->payload, f->len, &m, why) == 0)
             sbx_error_msg_free(&m);
+        break;
+    }
+    case SBX_F_SPAWN_PART: {
+        /* Raw bytes, which the runner gathers within its bound. */
+        struct sbx_spawn_text t = { NULL, 0, 0 };
+        CHECK(f->len >= 1);
+        CHECK(sbx_spawn_text_add(&t, f->payload, f->len, why) == 0);
+        CHECK(t.len == f->len && memcmp(t.buf, f->payload, f->len) == 0);
+        sbx_spawn_text_free(&t);
         break;
     }
     case SBX_F_STDIN_ACK: {

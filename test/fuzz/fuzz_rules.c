@@ -5,7 +5,7 @@
  * runner, receiving from sbx), and its next bit says the run has no
  * terminal (sbx_rules_no_tty(), called before the first frame); every
  * further byte is one frame type.  Bytes below 0xe0 pick one of the
- * nineteen known types (modulo), so most sequences are made of real
+ * twenty known types (modulo), so most sequences are made of real
  * frames; bytes from 0xe0 give the type 0x00 to 0x1f or, with 0x20 added,
  * 0x20 to 0x3f, known and unknown alike.
  *
@@ -26,7 +26,7 @@ static const unsigned known[] = {
     SBX_F_SIGNAL, SBX_F_ERROR, SBX_F_DATA | SBX_STDIN, SBX_F_DATA | SBX_STDOUT,
     SBX_F_DATA | SBX_STDERR, SBX_F_CLOSE | SBX_STDIN, SBX_F_CLOSE | SBX_STDOUT,
     SBX_F_CLOSE | SBX_STDERR, SBX_F_STDIN_ACK, SBX_F_RESIZE, SBX_F_STOPPED,
-    SBX_F_CONTINUE, SBX_F_DATA | SBX_TTY, SBX_F_CLOSE | SBX_TTY,
+    SBX_F_CONTINUE, SBX_F_DATA | SBX_TTY, SBX_F_CLOSE | SBX_TTY, SBX_F_SPAWN_PART,
 };
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

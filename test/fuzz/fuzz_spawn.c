@@ -12,6 +12,11 @@
  * holds a NUL, a \u0000 or a malformed \u escape — which cJSON cuts short
  * in the same way, so the comparison misses it — must not decode at all.
  *
+ * Since protocol version 3 an environment entry is any string (no '=', or
+ * empty), "cwd" may be absent, and options.merge_stderr is a boolean that
+ * excludes stdout and stderr on the terminal; the encoder picks the shorter
+ * of a byte string's two forms, which the round trip covers.
+ *
  * The "tty" member (protocol version 2) is held to the same: its documented
  * bounds, the round trip, and each decoded value against the input's JSON
  * (the streams as a set, the size, TERM, every mode and the control
@@ -90,12 +95,14 @@ static void check_valid(const struct sbx_spawn_req *m)
     CHECK(m->env != NULL && m->env[m->envc] == NULL);
     for (size_t i = 0; i < m->argc; i++)
         CHECK(m->argv[i] != NULL);
-    for (size_t i = 0; i < m->envc; i++) {
-        /* The name is at least one byte and ends at the first '=' after it. */
-        CHECK(m->env[i] != NULL && m->env[i][0] != '\0');
-        CHECK(strchr(m->env[i] + 1, '=') != NULL);
-    }
-    CHECK(m->cwd != NULL && m->cwd[0] != '\0');
+    /* Any string execve() takes: with or without '=', empty too. */
+    for (size_t i = 0; i < m->envc; i++)
+        CHECK(m->env[i] != NULL);
+    /* Absent, or a directory's name. */
+    CHECK(m->cwd == NULL || m->cwd[0] != '\0');
+    /* One pipe for stdout and stderr, neither of them the terminal. */
+    CHECK(m->merge_stderr == 0 || m->merge_stderr == 1);
+    CHECK(!(m->merge_stderr && m->tty.present && (m->tty.streams & 6u)));
     /* options: integers from 0 to a year of milliseconds, 0 when absent. */
     CHECK(m->timeout_ms >= 0 && m->timeout_ms <= YEAR_MS);
     CHECK(m->kill_after_ms >= 0 && m->kill_after_ms <= YEAR_MS);
@@ -115,7 +122,9 @@ static void check_same(const struct sbx_spawn_req *a, const struct sbx_spawn_req
         CHECK(strcmp(a->argv[i], b->argv[i]) == 0);
     for (size_t i = 0; i < a->envc; i++)
         CHECK(strcmp(a->env[i], b->env[i]) == 0);
-    CHECK(strcmp(a->cwd, b->cwd) == 0);
+    CHECK((a->cwd == NULL) == (b->cwd == NULL));
+    CHECK(a->cwd == NULL || strcmp(a->cwd, b->cwd) == 0);
+    CHECK(a->merge_stderr == b->merge_stderr);
     CHECK(a->timeout_ms == b->timeout_ms);
     CHECK(a->kill_after_ms == b->kill_after_ms);
     CHECK((a->user == NULL) == (b->user == NULL));
@@ -211,7 +220,15 @@ static void check_against_input(const uint8_t *data, size_t size, const struct s
     i = 0;
     cJSON_ArrayForEach(it, env)
         check_wire_str(it, m->env[i++]);
-    check_wire_str(cJSON_GetObjectItemCaseSensitive(o, "cwd"), m->cwd);
+    if (cJSON_GetObjectItemCaseSensitive(o, "cwd") != NULL)
+        check_wire_str(cJSON_GetObjectItemCaseSensitive(o, "cwd"), m->cwd);
+    else
+        CHECK(m->cwd == NULL);
+    {
+        const cJSON *opts = cJSON_GetObjectItemCaseSensitive(o, "options");
+        const cJSON *v = opts ? cJSON_GetObjectItemCaseSensitive(opts, "merge_stderr") : NULL;
+        CHECK(m->merge_stderr == (v != NULL && cJSON_IsTrue(v)));
+    }
     check_tty_against_input(cJSON_GetObjectItemCaseSensitive(o, "tty"), &m->tty);
     cJSON_Delete(o);
 }
@@ -223,7 +240,7 @@ static void check_failed(int rc, const struct sbx_spawn_req *m, const char *why)
     CHECK(m->argv == NULL && m->env == NULL && m->cwd == NULL);
     CHECK(m->argc == 0 && m->envc == 0);
     CHECK(m->timeout_ms == 0 && m->kill_after_ms == 0 && m->user == NULL);
-    CHECK(m->tty.present == 0 && m->tty.term == NULL);
+    CHECK(m->tty.present == 0 && m->tty.term == NULL && m->merge_stderr == 0);
     if (rc == SBX_EPROTO) {
         size_t n = strnlen(why, SBX_WHY);
         CHECK(n > 0 && n < SBX_WHY);

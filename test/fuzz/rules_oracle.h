@@ -9,6 +9,7 @@
  *   - no output, close, ack, stop or exit before spawned; no stdin or
  *     terminal data, close, signal, resize or continue before spawn; no
  *     data after its stream's close (sbx never closes the terminal);
+ *   - spawn parts only between hello and spawn, as many as come;
  *   - only frames of the right direction;
  *   - in a run without a terminal, none of the terminal's frames (terminal
  *     data and close, resize);
@@ -73,8 +74,8 @@ static inline int oracle_direction_ok(int side, unsigned t)
                t == SBX_F_ERROR || t == SBX_F_STDIN_ACK || t == (SBX_F_DATA | SBX_STDOUT) ||
                t == (SBX_F_DATA | SBX_STDERR) || t == SBX_F_STOPPED ||
                t == (SBX_F_CLOSE | SBX_TTY);
-    return t == SBX_F_SPAWN || t == SBX_F_SIGNAL || t == (SBX_F_DATA | SBX_STDIN) ||
-           t == SBX_F_RESIZE || t == SBX_F_CONTINUE;
+    return t == SBX_F_SPAWN || t == SBX_F_SPAWN_PART || t == SBX_F_SIGNAL ||
+           t == (SBX_F_DATA | SBX_STDIN) || t == SBX_F_RESIZE || t == SBX_F_CONTINUE;
 }
 
 /* Frames the protocol certainly allows in the oracle's current state. */
@@ -87,7 +88,7 @@ static inline int oracle_must_accept(const struct oracle *o, unsigned t)
     if (!o->running)
         return o->side == SBX_AT_CLI ? !o->started && (t == SBX_F_SPAWNED ||
                                                        t == SBX_F_SPAWN_ERROR)
-                                     : t == SBX_F_SPAWN;
+                                     : t == SBX_F_SPAWN || t == SBX_F_SPAWN_PART;
     if (SBX_F_KIND(t) == SBX_F_CLOSE && SBX_F_STREAM(t) <= 2)
         return !o->closed[SBX_F_STREAM(t)];
     if (oracle_tty_frame(o->side, t) && o->no_tty)
@@ -137,6 +138,11 @@ static inline int oracle_feed(struct oracle *o, unsigned t)
     case SBX_F_SPAWN:
         CHECK(!o->spawn);
         o->spawn = o->running = 1;
+        break;
+    case SBX_F_SPAWN_PART:
+        /* A piece of the request still to come: the runner only, after
+         * hello, and nothing runs yet. */
+        CHECK(o->side == SBX_AT_RUNNER && o->hello && !o->spawn);
         break;
     case SBX_F_SPAWNED:
     case SBX_F_SPAWN_ERROR:

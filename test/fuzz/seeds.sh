@@ -98,9 +98,9 @@ printf '%s' '{"argv":["sh"],"cwd":"/","env":[],"tty":{"streams":[2,0],' \
 # fuzz_rules.c's table of known types (0 hello, 1 spawn, 2 spawned,
 # 3 spawn-error, 4 exit, 5 signal, 6 error, 7/8/9 stdin/stdout/stderr data,
 # 10/11/12 their close, 13 stdin ack, 14 resize, 15 stopped, 16 continue,
-# 17 terminal data, 18 terminal close).  The documented conversations as
-# each side receives them, a spawn error, an error at once, and frames out
-# of place (0xe0 + n: the raw type n).
+# 17 terminal data, 18 terminal close, 19 spawn part).  The documented
+# conversations as each side receives them, a spawn error, an error at
+# once, and frames out of place (0xe0 + n: the raw type n).
 printf '\000\000\002\010\011\015\013\014\012\015\004' >"$corpus/fuzz_rules/sbx-conversation"
 printf '\000\000\003' >"$corpus/fuzz_rules/sbx-spawn-error"
 printf '\000\006' >"$corpus/fuzz_rules/sbx-error-first"
@@ -111,6 +111,7 @@ printf '\000\000\002\021\015\017\021\017\022\021\004' >"$corpus/fuzz_rules/sbx-t
 printf '\001\000\001\021\016\020\021\020\005\022' >"$corpus/fuzz_rules/runner-terminal"
 printf '\002\000\002\021\022\017\010\004' >"$corpus/fuzz_rules/sbx-no-terminal"
 printf '\003\000\001\021\016\020\005\007' >"$corpus/fuzz_rules/runner-no-terminal"
+printf '\001\000\023\023\023\001\023\007' >"$corpus/fuzz_rules/runner-spawn-parts"
 
 # argv as NUL-separated strings: the spec's spawn argv, and the quoting
 # rules' corners (backslashes before quotes and at the end, empty arguments,

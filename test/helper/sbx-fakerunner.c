@@ -21,12 +21,12 @@
  *   truncated                after the handshake, a spawned header announcing
  *                            100 bytes, 10 of them, then exit
  *   wrong-nonce              a hello with another nonce
- *   wrong-version            a hello with version 1 (the previous one) and the
+ *   wrong-version            a hello with version 2 (the previous one) and the
  *                            right nonce
  *   exit-before-spawned      after the handshake, exit {"how":"exited",...}
  *   data-before-spawned      after the handshake, stdout data "leak\n"
  *   two-hellos               after the handshake, a second hello
- *   unknown-type             after the handshake, a frame of type 0x0b
+ *   unknown-type             after the handshake, a frame of type 0x0c
  *   close-before-spawned     after the handshake, stdout close
  *   ack-before-spawned       after the handshake, a stdin ack for 1 byte
  *   exit-at-once-after-hello a valid hello, then exit at once
@@ -79,7 +79,7 @@
 #define LIFETIME_S 60
 /* The version sbx speaks (src/protocol.h; the fake is built without src/,
  * so it says the number itself): every hello but wrong-version's. */
-#define PROTO_VERSION 2
+#define PROTO_VERSION 3
 
 enum {
 	F_HELLO = 0x01,
@@ -89,9 +89,9 @@ enum {
 	F_STDOUT = 0x11,
 	F_STDOUT_CLOSE = 0x21,
 	F_STDIN_ACK = 0x30,
-	/* 0x08..0x0a are resize, stopped and continue since protocol 2: the
-	 * first number no version has used. */
-	F_UNKNOWN = 0x0b,
+	/* 0x08..0x0a are resize, stopped and continue since protocol 2,
+	 * 0x0b spawn part since 3: the first number no version has used. */
+	F_UNKNOWN = 0x0c,
 };
 
 static char dir[PATH_MAX];

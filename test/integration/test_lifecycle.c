@@ -791,8 +791,9 @@ Test(bad_runner, two_hellos, .timeout = 60)
 
 Test(bad_runner, unknown_frame_type, .timeout = 60)
 {
-	/* 0x08 is the resize frame since protocol 2: the fake sends 0x0b. */
-	BAD_RUNNER("unknown-type", "sent type 0x0b", "protocol error");
+	/* 0x08 is the resize frame since protocol 2, 0x0b the spawn part
+	 * since 3: the fake sends 0x0c. */
+	BAD_RUNNER("unknown-type", "sent type 0x0c", "protocol error");
 }
 
 /* The frame rules (src/rules.c): nothing of the command's streams before

@@ -95,7 +95,7 @@ static void encodes_to(const struct example *e, unsigned type, const void *p, si
 Test(docs, every_example_is_a_known_frame)
 {
     load_examples();
-    cr_assert_geq(nex, 23, "expected the full set of examples, found %d", nex);
+    cr_assert_geq(nex, 26, "expected the full set of examples, found %d", nex);
     for (int i = 0; i < nex; i++) {
         unsigned type;
         size_t len;
@@ -116,7 +116,7 @@ Test(docs, hello)
     const struct example *e = find("hello");
     sbx_frame f = decode_one(e, SBX_F_HELLO, &r);
     cr_assert_eq(sbx_hello_decode(f.payload, f.len, &m, why), 0, "%s", why);
-    cr_assert_eq(m.version, 2);
+    cr_assert_eq(m.version, 3);
     cr_assert_eq(m.version, SBX_PROTO_VERSION);
     cr_assert_str_eq(m.nonce, "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08");
     cr_assert_eq(m.pid, 4242);
@@ -177,6 +177,70 @@ Test(docs, spawn_as_user)
     free(json);
     sbx_spawn_req_free(&m);
     sbx_frame_reader_free(&r);
+}
+
+Test(docs, spawn_merged)
+{
+    sbx_frame_reader r;
+    struct sbx_spawn_req m;
+    char why[SBX_WHY] = "", *json;
+    size_t len;
+
+    load_examples();
+    const struct example *e = find("spawn-merged");
+    sbx_frame f = decode_one(e, SBX_F_SPAWN, &r);
+    cr_assert_eq(sbx_spawn_req_decode(f.payload, f.len, &m, why), 0, "%s", why);
+    cr_assert_eq(m.argc, 2);
+    cr_assert_str_eq(m.argv[1], "-j4");
+    cr_assert_str_eq(m.cwd, "/src/app");
+    cr_assert_eq(m.merge_stderr, 1);
+    cr_assert_not(m.tty.present);
+    cr_assert_eq(sbx_spawn_req_encode(&m, &json, &len), 0);
+    encodes_to(e, SBX_F_SPAWN, json, len);
+    free(json);
+    sbx_spawn_req_free(&m);
+    sbx_frame_reader_free(&r);
+}
+
+/* A request in two frames: the runner joins the payloads, and the encoder
+ * (without cwd) writes the joined text. */
+Test(docs, spawn_in_parts_without_cwd)
+{
+    sbx_frame_reader r1, r2;
+    struct sbx_spawn_text text = { NULL, 0, 0 };
+    struct sbx_spawn_req m;
+    char why[SBX_WHY] = "", *json;
+    size_t len;
+    const struct example *part, *last;
+    sbx_frame f;
+
+    load_examples();
+    part = find("spawn-part");
+    last = find("spawn-last");
+    f = decode_one(part, SBX_F_SPAWN_PART, &r1);
+    cr_assert_eq(f.len, 16);
+    cr_assert_eq(memcmp(f.payload, "{\"argv\":[\"ls\"],\"", 16), 0);
+    cr_assert_eq(sbx_spawn_text_add(&text, f.payload, f.len, why), 0, "%s", why);
+    encodes_to(part, SBX_F_SPAWN_PART, f.payload, f.len);
+    f = decode_one(last, SBX_F_SPAWN, &r2);
+    cr_assert_eq(sbx_spawn_text_add(&text, f.payload, f.len, why), 0, "%s", why);
+    encodes_to(last, SBX_F_SPAWN, f.payload, f.len);
+    /* Neither piece is a request by itself. */
+    cr_assert_eq(sbx_spawn_req_decode(f.payload, f.len, &m, why), SBX_EPROTO);
+    cr_assert_eq(sbx_spawn_req_decode(text.buf, text.len, &m, why), 0, "%s", why);
+    cr_assert_eq(m.argc, 1);
+    cr_assert_str_eq(m.argv[0], "ls");
+    cr_assert_null(m.cwd);
+    cr_assert_eq(m.envc, 1);
+    cr_assert_eq(m.merge_stderr, 0);
+    cr_assert_eq(sbx_spawn_req_encode(&m, &json, &len), 0);
+    cr_assert_eq(len, text.len);
+    cr_assert_eq(memcmp(json, text.buf, len), 0, "the encoder writes %s", json);
+    free(json);
+    sbx_spawn_req_free(&m);
+    sbx_spawn_text_free(&text);
+    sbx_frame_reader_free(&r1);
+    sbx_frame_reader_free(&r2);
 }
 
 Test(docs, spawned_and_spawn_error)
@@ -402,7 +466,8 @@ Test(docs, spawn_with_a_terminal)
 Test(docs, every_example_is_checked)
 {
     static const char *const checked[] = {
-        "hello", "spawn", "spawn-as-user", "spawn-tty", "spawn-tty-minimal", "spawned",
+        "hello", "spawn", "spawn-as-user", "spawn-tty", "spawn-tty-minimal", "spawn-merged",
+        "spawn-part", "spawn-last", "spawned",
         "spawn-error", "stdout", "stderr", "stdin", "stdin-close", "stdout-close", "stdin-ack",
         "terminal-output", "terminal-keys", "terminal-close", "signal", "resize", "stopped",
         "continue", "exit", "exit-signal", "error",

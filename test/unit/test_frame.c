@@ -9,7 +9,7 @@
 
 static const unsigned known_types[] = {
     SBX_F_HELLO, SBX_F_SPAWN, SBX_F_SPAWNED, SBX_F_SPAWN_ERROR, SBX_F_EXIT,
-    SBX_F_SIGNAL, SBX_F_ERROR, SBX_F_RESIZE, SBX_F_STOPPED, SBX_F_CONTINUE,
+    SBX_F_SIGNAL, SBX_F_ERROR, SBX_F_RESIZE, SBX_F_STOPPED, SBX_F_CONTINUE, SBX_F_SPAWN_PART,
     SBX_F_DATA | 0, SBX_F_DATA | 1, SBX_F_DATA | 2, SBX_F_DATA | 3,
     SBX_F_CLOSE | 0, SBX_F_CLOSE | 1, SBX_F_CLOSE | 2, SBX_F_CLOSE | 3, SBX_F_STDIN_ACK,
 };
@@ -120,6 +120,7 @@ Test(frame, names_and_length_bounds_of_every_type)
         { 0x05, "exit", 0, 1 },          { 0x06, "signal", 0, 1 },
         { 0x07, "error", 0, 1 },         { 0x08, "resize", 0, 1 },
         { 0x09, "stopped", 0, 1 },       { 0x0a, "continue", 0, 1 },
+        { 0x0b, "spawn part", 0, 1 },
         { 0x10, "stdin data", 0, 1 },    { 0x11, "stdout data", 0, 1 },
         { 0x12, "stderr data", 0, 1 },   { 0x13, "terminal data", 0, 1 },
         { 0x20, "stdin close", 1, 0 },   { 0x21, "stdout close", 1, 0 },
@@ -158,7 +159,7 @@ Test(frame, names_and_length_bounds_of_every_type)
      * terminal. */
     cr_assert_str_eq(sbx_frame_type_name(0x14), "unknown");
     cr_assert_str_eq(sbx_frame_type_name(0x24), "unknown");
-    cr_assert_str_eq(sbx_frame_type_name(0x0b), "unknown");
+    cr_assert_str_eq(sbx_frame_type_name(0x0c), "unknown");
 }
 
 /* Feeds `n` bytes into a reader `step` bytes at a time (step 0: all the room

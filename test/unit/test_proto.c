@@ -6,7 +6,9 @@
 #include <criterion/criterion.h>
 
 #include "err.h"
+#include "frame.h"
 #include "proto.h"
+#include "protocol.h"
 
 #define P(s) (const uint8_t *)(s), strlen(s)
 
@@ -39,11 +41,16 @@ Test(proto, hello_wrong_version_and_nonce)
     cr_assert_eq(sbx_hello_decode(P("{\"version\":1,\"nonce\":\"00112233445566778899aabbccddeeff"
                                     "00112233445566778899aabbccddeeff\"}"), &m, why), 0);
     cr_assert_eq(sbx_hello_check(&m, NONCE, why), SBX_EPROTO);
-    cr_assert_str_eq(why, "the other program speaks protocol version 1, this one version 2: "
+    cr_assert_str_eq(why, "the other program speaks protocol version 1, this one version 3: "
                           "install sbx and sbx-runner from the same build");
-    m.version = 3;
+    /* Version 2 had no spawn parts: a request it cannot read is refused
+     * at hello, not half way through. */
+    m.version = 2;
     cr_assert_eq(sbx_hello_check(&m, NONCE, why), SBX_EPROTO);
-    cr_assert(strstr(why, "version 3, this one version 2") != NULL, "%s", why);
+    cr_assert(strstr(why, "version 2, this one version 3") != NULL, "%s", why);
+    m.version = 4;
+    cr_assert_eq(sbx_hello_check(&m, NONCE, why), SBX_EPROTO);
+    cr_assert(strstr(why, "version 4, this one version 3") != NULL, "%s", why);
 
     m.version = SBX_PROTO_VERSION;
     memcpy(other, NONCE, sizeof(NONCE));
@@ -234,13 +241,9 @@ Test(proto, spawn_malformed)
         "{\"argv\":\"ls\",\"cwd\":\"/\",\"env\":[]}",
         "{\"argv\":[1],\"cwd\":\"/\",\"env\":[]}",
         "{\"argv\":[\"ls\",null],\"cwd\":\"/\",\"env\":[]}",
-        "{\"argv\":[\"ls\"],\"env\":[]}",
         "{\"argv\":[\"ls\"],\"cwd\":\"\",\"env\":[]}",
         "{\"argv\":[\"ls\"],\"cwd\":5,\"env\":[]}",
         "{\"argv\":[\"ls\"],\"cwd\":\"/\"}",
-        "{\"argv\":[\"ls\"],\"cwd\":\"/\",\"env\":[\"NOEQUALS\"]}",
-        "{\"argv\":[\"ls\"],\"cwd\":\"/\",\"env\":[\"=x\"]}",
-        "{\"argv\":[\"ls\"],\"cwd\":\"/\",\"env\":[\"\"]}",
         "{\"argv\":[\"ls\"],\"cwd\":\"/\",\"env\":{}}",
         "{\"argv\":[\"l\\u0000s\"],\"cwd\":\"/\",\"env\":[]}",
         "{\"argv\":[\"rm\",\"/tmp/x\\uZZZZ/y\"],\"cwd\":\"/\",\"env\":[]}",
@@ -257,6 +260,9 @@ Test(proto, spawn_malformed)
         "{\"argv\":[\"ls\"],\"cwd\":\"/\",\"env\":[],\"options\":{\"timeout_ms\":\"5s\"}}",
         "{\"argv\":[\"ls\"],\"cwd\":\"/\",\"env\":[],\"options\":{\"kill_after_ms\":1.5}}",
         "{\"argv\":[\"ls\"],\"cwd\":\"/\",\"env\":[],\"options\":{\"timeout_ms\":1e30}}",
+        "{\"argv\":[\"ls\"],\"cwd\":\"/\",\"env\":[],\"options\":{\"merge_stderr\":1}}",
+        "{\"argv\":[\"ls\"],\"cwd\":null,\"env\":[]}",
+        "{\"argv\":[\"ls\"],\"env\":[\"A=1\",null]}",
     };
 
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
@@ -720,4 +726,261 @@ Test(proto, signal_resize_stopped_continue_malformed)
         cr_assert_eq(sbx_continue_decode(P("{\"foreground\":false,\"why\":\"bg\"}"), &c, why), 0);
         cr_assert_eq(c.foreground, 0);
     }
+}
+
+/* ---- what execve() takes, the request carries ---- */
+
+/* An environment entry is any string execve() takes: one without '=', an
+ * empty one, one with an empty name.  They travel as they are, in order. */
+Test(proto, spawn_env_entries_need_no_equals)
+{
+    const char *argv[] = { "env" };
+    const char *env[] = { "JUSTANAME", "", "=", "=leading", "A==b", "PATH=/bin", "\x01\xff" };
+    struct sbx_spawn_req m;
+    char why[SBX_WHY] = "";
+
+    spawn_round_trip((char **)argv, 1, "/", (char **)env, sizeof(env) / sizeof(env[0]));
+    cr_assert_eq(sbx_spawn_req_decode(P("{\"argv\":[\"env\"],\"cwd\":\"/\",\"env\":[\"NOEQUALS\","
+                                        "\"\",\"=x\"]}"), &m, why), 0, "%s", why);
+    cr_assert_eq(m.envc, 3);
+    cr_assert_str_eq(m.env[0], "NOEQUALS");
+    cr_assert_str_eq(m.env[1], "");
+    cr_assert_str_eq(m.env[2], "=x");
+    sbx_spawn_req_free(&m);
+}
+
+/* Without "cwd" the runner keeps the directory it started in: the member
+ * may be absent, and an absent one is not sent. */
+Test(proto, spawn_without_cwd)
+{
+    const char *argv[] = { "pwd" }, *env[] = { "A=1" };
+    struct sbx_spawn_req in = { .argv = (char **)argv, .argc = 1, .cwd = NULL, .env = (char **)env,
+                                .envc = 1 }, out;
+    char why[SBX_WHY] = "", *json;
+    size_t len;
+
+    cr_assert_eq(sbx_spawn_req_decode(P("{\"argv\":[\"ls\"],\"env\":[]}"), &out, why), 0, "%s", why);
+    cr_assert_null(out.cwd);
+    sbx_spawn_req_free(&out);
+    cr_assert_eq(sbx_spawn_req_encode(&in, &json, &len), 0);
+    cr_assert_str_eq(json, "{\"argv\":[\"pwd\"],\"env\":[\"A=1\"],\"options\":{}}");
+    cr_assert_eq(sbx_spawn_req_decode((uint8_t *)json, len, &out, why), 0, "%s", why);
+    cr_assert_null(out.cwd);
+    sbx_spawn_req_free(&out);
+    free(json);
+    /* Present, it still names a directory. */
+    cr_assert_eq(sbx_spawn_req_decode(P("{\"argv\":[\"ls\"],\"cwd\":\"\",\"env\":[]}"), &out, why),
+                 SBX_EPROTO);
+    cr_assert(strstr(why, "cwd") != NULL, "%s", why);
+}
+
+/* More entries than version 2 took (65,536 each), up to the new caps. */
+Test(proto, spawn_seventy_thousand_entries)
+{
+    size_t n = 70000, len;
+    char *json = malloc(n * 24 + 64), *p = json;
+    struct sbx_spawn_req m;
+    char why[SBX_WHY] = "";
+
+    cr_assert_not_null(json);
+    p += sprintf(p, "{\"cwd\":\"/\",\"argv\":[");
+    for (size_t i = 0; i < n; i++)
+        p += sprintf(p, "%s\"%zu\"", i ? "," : "", i);
+    p += sprintf(p, "],\"env\":[");
+    for (size_t i = 0; i < n; i++)
+        p += sprintf(p, "%s\"V%zu=%zu\"", i ? "," : "", i, i);
+    p += sprintf(p, "]}");
+    len = (size_t)(p - json);
+    cr_assert_eq(sbx_spawn_req_decode((uint8_t *)json, len, &m, why), 0, "%s", why);
+    cr_assert_eq(m.argc, n);
+    cr_assert_eq(m.envc, n);
+    cr_assert_str_eq(m.argv[69999], "69999");
+    cr_assert_str_eq(m.env[69999], "V69999=69999");
+    sbx_spawn_req_free(&m);
+    free(json);
+    cr_assert_geq(SBX_MAX_ARGC, 700000u, "fewer than execve() takes on Linux");
+    cr_assert_geq(SBX_MAX_ENVC, 700000u);
+}
+
+/* A byte string takes the shorter of its two forms: control bytes, 6 bytes
+ * each in a JSON string, go in hex (2 each); text with a few of them stays
+ * a string. */
+Test(proto, spawn_byte_strings_take_the_shorter_form)
+{
+    char ctl[1001], *argv[3] = { (char *)"x", ctl, (char *)"tab\there, \"quoted\"\n" };
+    struct sbx_spawn_req in = { .argv = argv, .argc = 3, .cwd = (char *)"/", .env = NULL,
+                                .envc = 0 };
+    char *json;
+    size_t len;
+
+    for (size_t i = 0; i < 1000; i++)
+        ctl[i] = (char)(1 + i % 0x1f);
+    ctl[1000] = '\0';
+    cr_assert_eq(sbx_spawn_req_encode(&in, &json, &len), 0);
+    cr_assert(strstr(json, "{\"hex\":\"0102030405") != NULL, "%.80s", json);
+    cr_assert(strstr(json, "\"tab\\there, \\\"quoted\\\"\\n\"") != NULL, "%s", json + len - 80);
+    cr_assert_lt(len, 2 * 1000 + 200, "%zu bytes of JSON for 1000 control bytes", len);
+    free(json);
+    spawn_round_trip(argv, 3, "/", NULL, 0);
+}
+
+/* 2>&1 at sbx: a boolean option, refused with stdout or stderr on the
+ * command's terminal, where there is no pipe to share. */
+Test(proto, spawn_merge_stderr)
+{
+    const char *argv[] = { "make" };
+    struct sbx_spawn_req in = { .argv = (char **)argv, .argc = 1, .cwd = (char *)"/", .env = NULL,
+                                .envc = 0, .merge_stderr = 1 }, out;
+    char why[SBX_WHY] = "", *json;
+    size_t len;
+
+    cr_assert_eq(sbx_spawn_req_encode(&in, &json, &len), 0);
+    cr_assert(strstr(json, "\"options\":{\"merge_stderr\":true}") != NULL, "%s", json);
+    cr_assert_eq(sbx_spawn_req_decode((uint8_t *)json, len, &out, why), 0, "%s", why);
+    cr_assert_eq(out.merge_stderr, 1);
+    sbx_spawn_req_free(&out);
+    free(json);
+    /* The default is left out, and read as false. */
+    in.merge_stderr = 0;
+    cr_assert_eq(sbx_spawn_req_encode(&in, &json, &len), 0);
+    cr_assert(strstr(json, "merge_stderr") == NULL, "%s", json);
+    free(json);
+    cr_assert_eq(sbx_spawn_req_decode(P(SPAWN_HEAD "\"options\":{\"merge_stderr\":false}}"), &out,
+                                      why), 0, "%s", why);
+    cr_assert_eq(out.merge_stderr, 0);
+    sbx_spawn_req_free(&out);
+    /* With stdin alone on a terminal it is fine; with stdout or stderr not. */
+    cr_assert_eq(sbx_spawn_req_decode(P(SPAWN_HEAD "\"options\":{\"merge_stderr\":true},"
+                                        "\"tty\":{\"streams\":[0]}}"), &out, why), 0, "%s", why);
+    cr_assert_eq(out.merge_stderr, 1);
+    sbx_spawn_req_free(&out);
+    for (int s = 1; s <= 2; s++) {
+        char text[200];
+        snprintf(text, sizeof(text), SPAWN_HEAD "\"options\":{\"merge_stderr\":true},"
+                                    "\"tty\":{\"streams\":[%d]}}", s);
+        cr_assert_eq(sbx_spawn_req_decode(P(text), &out, why), SBX_EPROTO, "%s", text);
+        cr_assert(strstr(why, "merge_stderr") != NULL, "%s", why);
+        cr_assert_null(out.argv);
+    }
+}
+
+/* How sbx cuts a request: SBX_CHUNK-byte parts, the spawn frame last. */
+Test(proto, spawn_pieces)
+{
+    unsigned type;
+
+    cr_assert_eq(sbx_spawn_piece(1, &type), 1);
+    cr_assert_eq(type, SBX_F_SPAWN);
+    cr_assert_eq(sbx_spawn_piece(SBX_CHUNK, &type), SBX_CHUNK);
+    cr_assert_eq(type, SBX_F_SPAWN);
+    cr_assert_eq(sbx_spawn_piece(SBX_CHUNK + 1, &type), SBX_CHUNK);
+    cr_assert_eq(type, SBX_F_SPAWN_PART);
+    cr_assert_eq(sbx_spawn_piece(SBX_SPAWN_MAX, &type), SBX_CHUNK);
+    cr_assert_eq(type, SBX_F_SPAWN_PART);
+}
+
+/* A request larger than a frame, through the frame codec and back: sbx
+ * cuts it, the runner gathers it and decodes what sbx encoded. */
+Test(proto, spawn_round_trip_in_parts)
+{
+    size_t n = 70000, len, off = 0, nframes = 0, total = 0;
+    char **argv = calloc(n, sizeof(*argv)), *json;
+    struct sbx_spawn_req in = { .argv = argv, .argc = n, .cwd = (char *)"/tmp", .env = NULL,
+                                .envc = 0 }, out;
+    struct sbx_spawn_text text = { NULL, 0, 0 };
+    sbx_frame_reader rd;
+    sbx_outq q;
+    sbx_frame f;
+    char why[SBX_WHY] = "";
+    int last = 0;
+
+    cr_assert_not_null(argv);
+    for (size_t i = 0; i < n; i++) {
+        argv[i] = malloc(61);
+        cr_assert_not_null(argv[i]);
+        for (size_t k = 0; k < 60; k++)
+            argv[i][k] = (char)(i % 3 == 0 ? 1 + (i + k) % 0x1f : 'a' + (i + k) % 26);
+        argv[i][60] = '\0';
+    }
+    cr_assert_eq(sbx_spawn_req_encode(&in, &json, &len), 0);
+    cr_assert_gt(len, SBX_FRAME_MAX, "the test wants a request larger than a frame: %zu", len);
+
+    sbx_outq_init(&q);
+    sbx_frame_reader_init(&rd);
+    while (off < len) {
+        unsigned type;
+        size_t k = sbx_spawn_piece(len - off, &type);
+        cr_assert_eq(sbx_outq_put(&q, type, json + off, k), 0);
+        off += k;
+    }
+    /* The bytes as the runner reads them, in arbitrary pieces. */
+    while (sbx_outq_len(&q) > 0 || !last) {
+        uint8_t *dst;
+        size_t room, step;
+        int rc;
+
+        while ((rc = sbx_frame_reader_next(&rd, &f)) == 1) {
+            cr_assert(!last, "a frame after the spawn frame");
+            cr_assert(f.type == SBX_F_SPAWN_PART || f.type == SBX_F_SPAWN, "type 0x%02x", f.type);
+            cr_assert(f.type == SBX_F_SPAWN || f.len == SBX_CHUNK, "a part of %zu bytes", f.len);
+            cr_assert_eq(sbx_spawn_text_add(&text, f.payload, f.len, why), 0, "%s", why);
+            last = f.type == SBX_F_SPAWN;
+            nframes++;
+            total += f.len;
+        }
+        cr_assert_geq(rc, 0);
+        if (sbx_outq_len(&q) == 0)
+            break;
+        cr_assert_eq(sbx_frame_reader_prepare(&rd, &dst, &room), 0);
+        step = sbx_outq_len(&q) < room ? sbx_outq_len(&q) : room;
+        if (step > 100003)
+            step = 100003;
+        memcpy(dst, sbx_outq_data(&q), step);
+        sbx_frame_reader_commit(&rd, step);
+        sbx_outq_consume(&q, step);
+    }
+    cr_assert(last, "no spawn frame");
+    cr_assert_eq(total, len);
+    cr_assert_eq(nframes, (len + SBX_CHUNK - 1) / SBX_CHUNK);
+    cr_assert_eq(text.len, len);
+    cr_assert_eq(memcmp(text.buf, json, len), 0);
+    cr_assert_eq(sbx_spawn_req_decode(text.buf, text.len, &out, why), 0, "%s", why);
+    cr_assert_eq(out.argc, n);
+    for (size_t i = 0; i < n; i++)
+        cr_assert_str_eq(out.argv[i], argv[i], "argv[%zu]", i);
+    cr_assert_str_eq(out.cwd, "/tmp");
+    sbx_spawn_req_free(&out);
+    sbx_spawn_text_free(&text);
+    cr_assert_null(text.buf);
+    sbx_outq_free(&q);
+    sbx_frame_reader_free(&rd);
+    for (size_t i = 0; i < n; i++)
+        free(argv[i]);
+    free(argv);
+    free(json);
+}
+
+/* The runner holds at most SBX_SPAWN_MAX of request: exactly that is
+ * fine, one byte more is refused with the limit named and nothing added. */
+Test(proto, spawn_text_bound)
+{
+    struct sbx_spawn_text t = { NULL, 0, 0 };
+    uint8_t *piece = malloc(SBX_FRAME_MAX);
+    char why[SBX_WHY] = "";
+
+    cr_assert_not_null(piece);
+    memset(piece, ' ', SBX_FRAME_MAX);
+    for (size_t i = 0; i < SBX_SPAWN_MAX / SBX_FRAME_MAX; i++)
+        cr_assert_eq(sbx_spawn_text_add(&t, piece, SBX_FRAME_MAX, why), 0, "%s", why);
+    cr_assert_eq(t.len, SBX_SPAWN_MAX);
+    cr_assert_leq(t.cap, SBX_SPAWN_MAX, "more held than the bound");
+    cr_assert_eq(sbx_spawn_text_add(&t, piece, 1, why), SBX_E2BIG);
+    cr_assert_str_eq(why, "spawn: request over the limit of 67108864 bytes");
+    cr_assert_eq(t.len, SBX_SPAWN_MAX);
+    sbx_spawn_text_free(&t);
+    cr_assert_eq(sbx_spawn_text_add(&t, piece, SBX_FRAME_MAX, why), 0, "%s", why);
+    cr_assert_eq(sbx_spawn_text_add(&t, piece, SBX_SPAWN_MAX - SBX_FRAME_MAX + 1, why), SBX_E2BIG);
+    cr_assert_eq(t.len, SBX_FRAME_MAX);
+    sbx_spawn_text_free(&t);
+    free(piece);
 }

@@ -16,7 +16,7 @@ static const unsigned all_types[] = {
     SBX_F_SIGNAL, SBX_F_ERROR, SBX_F_DATA | SBX_STDIN, SBX_F_DATA | SBX_STDOUT,
     SBX_F_DATA | SBX_STDERR, SBX_F_CLOSE | SBX_STDIN, SBX_F_CLOSE | SBX_STDOUT,
     SBX_F_CLOSE | SBX_STDERR, SBX_F_STDIN_ACK, SBX_F_RESIZE, SBX_F_STOPPED,
-    SBX_F_CONTINUE, SBX_F_DATA | SBX_TTY, SBX_F_CLOSE | SBX_TTY,
+    SBX_F_CONTINUE, SBX_F_DATA | SBX_TTY, SBX_F_CLOSE | SBX_TTY, SBX_F_SPAWN_PART,
 };
 #define NTYPES (sizeof(all_types) / sizeof(all_types[0]))
 
@@ -53,6 +53,7 @@ static const struct expect at_cli[NTYPES] = {
     { SBX_F_CONTINUE, { X, X, X, X } },
     { SBX_F_DATA | SBX_TTY, { X, X, R, X } },
     { SBX_F_CLOSE | SBX_TTY, { X, X, R, X } },
+    { SBX_F_SPAWN_PART, { X, X, X, X } },
 };
 
 static const struct expect at_runner[NTYPES] = {
@@ -75,6 +76,7 @@ static const struct expect at_runner[NTYPES] = {
     { SBX_F_CONTINUE, { X, X, R, X } },
     { SBX_F_DATA | SBX_TTY, { X, X, R, X } },
     { SBX_F_CLOSE | SBX_TTY, { X, X, X, X } },
+    { SBX_F_SPAWN_PART, { X, S, X, X } },
 };
 
 /* The frames of the run's terminal: refused, in every phase, once the
@@ -273,6 +275,38 @@ Test(rules, once_only_while_running)
     }
 }
 
+/* A request in parts: any number of them, only between hello and the
+ * spawn frame, which ends the request; only sbx sends them. */
+Test(rules, spawn_parts_before_the_spawn_frame)
+{
+    struct sbx_rules r;
+    char why[SBX_WHY];
+
+    sbx_rules_init(&r, SBX_AT_RUNNER);
+    expect_refused(&r, SBX_F_SPAWN_PART, "runner, before hello");
+    cr_assert_eq(sbx_rules_check(&r, SBX_F_SPAWN_PART, why), SBX_EPROTO);
+    cr_assert_str_eq(why, "expected hello, got a spawn part frame from sbx");
+    cr_assert_eq(sbx_rules_check(&r, SBX_F_HELLO, why), 0, "%s", why);
+    for (int i = 0; i < 1000; i++) {
+        cr_assert_eq(sbx_rules_check(&r, SBX_F_SPAWN_PART, why), 0, "part %d: %s", i, why);
+        cr_assert_eq(r.phase, SBX_PH_SPAWN);
+    }
+    /* Nothing of the command's before the request is whole. */
+    expect_refused(&r, SBX_F_DATA | SBX_STDIN, "runner, between parts");
+    expect_refused(&r, SBX_F_SIGNAL, "runner, between parts");
+    cr_assert_eq(sbx_rules_check(&r, SBX_F_SPAWN, why), 0, "%s", why);
+    cr_assert_eq(r.phase, SBX_PH_RUNNING);
+    expect_refused(&r, SBX_F_SPAWN_PART, "runner, after the spawn frame");
+    cr_assert_eq(sbx_rules_check(&r, SBX_F_SPAWN_PART, why), SBX_EPROTO);
+    cr_assert_str_eq(why, "unexpected spawn part frame from sbx while the command runs");
+
+    for (int ph = 0; ph < SBX_PH_COUNT_; ph++) {
+        struct sbx_rules c = at(SBX_AT_CLI, ph);
+        cr_assert_not(sbx_rules_known(SBX_AT_CLI, SBX_F_SPAWN_PART));
+        expect_refused(&c, SBX_F_SPAWN_PART, "sbx never receives a spawn part");
+    }
+}
+
 Test(rules, second_hello_and_second_spawn_refused)
 {
     struct sbx_rules c = at(SBX_AT_CLI, SBX_PH_SPAWN), r = at(SBX_AT_RUNNER, SBX_PH_RUNNING);
@@ -393,7 +427,7 @@ Test(rules, nothing_after_the_last_frame)
 
 Test(rules, unknown_types_refused_everywhere)
 {
-    static const unsigned unknown[] = { 0x00, 0x0b, 0x0f, 0x14, 0x24, 0x31, 0xff };
+    static const unsigned unknown[] = { 0x00, 0x0c, 0x0f, 0x14, 0x24, 0x31, 0xff };
 
     for (int side = SBX_AT_CLI; side <= SBX_AT_RUNNER; side++)
         for (int ph = 0; ph < SBX_PH_COUNT_; ph++)
@@ -413,7 +447,8 @@ Test(rules, the_documented_conversation)
         SBX_F_CLOSE | SBX_STDIN, SBX_F_STDIN_ACK, SBX_F_EXIT,
     };
     static const unsigned to_runner[] = {
-        SBX_F_HELLO, SBX_F_SPAWN, SBX_F_DATA | SBX_STDIN, SBX_F_SIGNAL,
+        SBX_F_HELLO, SBX_F_SPAWN_PART, SBX_F_SPAWN_PART, SBX_F_SPAWN, SBX_F_DATA | SBX_STDIN,
+        SBX_F_SIGNAL,
         SBX_F_CLOSE | SBX_STDOUT, SBX_F_CLOSE | SBX_STDIN, SBX_F_SIGNAL,
     };
     /* And the conversation with a terminal. */
