@@ -356,8 +356,11 @@ int main(int argc, char **argv)
     server_pid = strtoll(server_pid_arg, &end, 10);
     if (*end != '\0' || server_pid <= 0)
         die("--server-pid wants a process id, not '%s'", server_pid_arg);
-    /* The terminal's signals are sbx's to forward: ignored from the start,
-     * in the stand-in below too. */
+    /* Signals for the command are sbx's to forward, as frames: the
+     * terminal's, and whatever a launcher relays from the caller, are
+     * ignored from the start, in the stand-in below too.  The runner ends
+     * when the channel closes, having ended the command and written the
+     * audit line, or by SIGKILL. */
     if ((rc = sbx_sig_ignore_console()) < 0)
         die("cannot install signal handlers: %s", sbx_err_str(rc));
     /* A session of our own, without a controlling terminal: the command's
@@ -368,11 +371,12 @@ int main(int argc, char **argv)
         die("cannot start a session of its own: %s", sbx_os_error_text(sbx_os_last_error()));
     if ((rc = sbx_sig_init(NULL)) < 0)
         die("cannot install signal handlers: %s", sbx_err_str(rc));
-    /* Started by sbx itself: should sbx die, even by SIGKILL, the runner
-     * follows, and the command's guardian ends its tree.  Through a
-     * launcher, the channel's end of file does that. */
-    if (sbx_os_die_with_parent(server_pid) == SBX_EPIPE)
-        die("sbx exited before the runner started");
+    /* Not tied to sbx's life (no death signal), however it was started:
+     * should sbx die, even by SIGKILL, its end of the secret's pipe or of
+     * the channel closes, and the runner ends on that -- after ending the
+     * command and writing the audit line, or, when sbx died before the
+     * runner could connect, after removing the channel's directory that
+     * sbx left behind. */
     if (secret_from != NULL)
         rc = sbx_secret_take(server_pid, secret_from, &secret);
     else
@@ -502,12 +506,17 @@ int main(int argc, char **argv)
     io.kill_after_ms = req.kill_after_ms;
     rc = runner_pump(c, &rules, child, &io, why);
     if (crossing) {
+        /* Also when the run was cut short, since the pump has ended the
+         * command by then: its fate, after what cut it short -- sbx gone
+         * (the channel closed under us: sbx killed, or crashed), or a
+         * failure of the session itself (a protocol error). */
+        const char *cut = rc == SBX_EPIPE ? "sbx-gone:" : rc < 0 ? "aborted:" : "";
         if (sbx_proc_poll(child, &st) < 0)
-            snprintf(result, sizeof(result), "unknown");
+            snprintf(result, sizeof(result), "%sunknown", cut);
         else if (st.how == SBX_SIGNALED)
-            snprintf(result, sizeof(result), "signal:%d", st.signal);
+            snprintf(result, sizeof(result), "%ssignal:%d", cut, st.signal);
         else
-            snprintf(result, sizeof(result), "exit:%lld", st.code);
+            snprintf(result, sizeof(result), "%sexit:%lld", cut, st.code);
         audit(server.uid, server_pid, as, req.argv, req.cwd, result);
     }
 done:
