@@ -8,7 +8,14 @@
  * runner's stdin (or, on Windows, in a pipe the runner takes out of sbx:
  * --secret-from).  Neither is ever in argv, which any local user can read.
  * It is not meant to be run by hand.  Exit status: 0 when the exit frame was
- * delivered, 1 otherwise (sbx reports the failure to the user).
+ * delivered, 1 otherwise.
+ *
+ * The user hears of a failure once, from sbx.  Before the channel exists
+ * the runner says why on its stderr in one line, which sbx, when it started
+ * the runner itself, reads and makes part of its own.  Once connected, it
+ * tells sbx in an error frame and writes nothing; when sbx is the one that
+ * closed the channel, sbx has said why already, and the runner just exits.
+ * Nothing it says names the channel: its path is half of the secret.
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -244,7 +251,8 @@ static char **account_env(char *const *env, char *const *ident)
     return out;
 }
 
-/* Tells sbx why the session ends, best effort, then exits. */
+/* Tells sbx why the session ends, best effort, then exits.  sbx turns the
+ * message into its own one line, so nothing goes to stderr. */
 static void fail_to_peer(sbx_conn *c, const char *msg)
 {
     struct sbx_error_msg m = { (char *)msg };
@@ -255,8 +263,25 @@ static void fail_to_peer(sbx_conn *c, const char *msg)
     if (sbx_conn_put_json(c, SBX_F_ERROR, json, len, rc) == 0)
         (void)sbx_conn_flush_wait(c, sbx_now_ms() + 2000);
     sbx_conn_free(c);
-    fprintf(stderr, "sbx-runner: %s\n", msg);
     exit(1);
+}
+
+/* The next handshake frame; a channel sbx has closed ends the runner
+ * quietly, since sbx closes it only after a failure of its own that it has
+ * reported already. */
+static void handshake_frame(sbx_conn *c, sbx_frame *f, long long deadline, const char *what)
+{
+    int rc;
+
+    do
+        rc = sbx_conn_next_wait(c, f, deadline);
+    while (rc == SBX_EINTR);
+    if (rc == SBX_EPIPE) {
+        sbx_conn_free(c);
+        exit(1);
+    }
+    if (rc < 0)
+        fail_to_peer(c, what);
 }
 
 static int send_spawn_result(sbx_conn *c, sbx_proc *child, const struct sbx_spawn_fail *sf)
@@ -389,7 +414,7 @@ int main(int argc, char **argv)
         die("cannot reopen standard input: %s", sbx_err_str(rc));
 
     if ((rc = sbx_chan_connect(name, &ch, &server)) < 0)
-        die("cannot connect to %s: %s", name, sbx_os_error_text(sbx_os_last_error()));
+        die("cannot connect to sbx's channel: %s", sbx_os_error_text(sbx_os_last_error()));
     free(name);
     if (sbx_conn_new(ch, &c) < 0)
         die("out of memory");
@@ -407,9 +432,7 @@ int main(int argc, char **argv)
 
     sbx_rules_init(&rules, SBX_AT_RUNNER);
     deadline = sbx_now_ms() + SBX_HANDSHAKE_MS;
-    rc = sbx_conn_next_wait(c, &f, deadline);
-    if (rc < 0)
-        fail_to_peer(c, "expected a hello frame from sbx");
+    handshake_frame(c, &f, deadline, "expected a hello frame from sbx");
     if (sbx_rules_check(&rules, f.type, why) < 0)
         fail_to_peer(c, why);
     if (sbx_hello_decode(f.payload, f.len, &hello, why) < 0)
@@ -422,9 +445,7 @@ int main(int argc, char **argv)
     if (sbx_hello_check(&hello, nonce, why) < 0)
         fail_to_peer(c, why);
 
-    rc = sbx_conn_next_wait(c, &f, deadline);
-    if (rc < 0)
-        fail_to_peer(c, "expected a spawn frame from sbx");
+    handshake_frame(c, &f, deadline, "expected a spawn frame from sbx");
     if (sbx_rules_check(&rules, f.type, why) < 0)
         fail_to_peer(c, why);
     if (sbx_spawn_req_decode(f.payload, f.len, &req, why) < 0)
