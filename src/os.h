@@ -401,8 +401,8 @@ int sbx_os_executable(const char *path);
  * waits for the child and exits as it did, and the child returns from this
  * call as the new session's leader, dying with the stand-in (Linux:
  * PR_SET_PDEATHSIG).  The child keeps every descriptor; the stand-in
- * ignores the terminal's interrupts as sbx_sig_ignore_console() does, and
- * dies of anything else, taking the child along.  Call it before anything
+ * ignores what sbx_sig_ignore_console() ignores, and dies of anything
+ * else (SIGKILL), taking the child along.  Call it before anything
  * whose process id matters (the channel's peer checks).  Windows: nothing
  * to do. */
 int sbx_os_lead_session(void);
