@@ -156,6 +156,7 @@ int sbx_chan_listen(sbx_listener **lp, char *name, size_t cap, int others)
         listener_unlink(l);
         if (l->fd >= 0)
             close(l->fd);
+        l->fd = -1;
     }
     if (rc == 0 && strlen(l->path) + 1 > cap)
         rc = sbx__sys_err(ENAMETOOLONG);
