@@ -64,7 +64,7 @@ static void hand_over(sbx_h *to, const char *secret, size_t slen)
 }
 
 int launch_start(const struct session_req *r, const char *nonce, const char *name,
-                 sbx_proc **runner, sbx_h **keep, char *msg)
+                 sbx_proc **runner, sbx_h **keep, sbx_h **said, char *msg)
 {
     struct sbx_spawn_opts so;
     struct sbx_spawn_fail sf;
@@ -74,6 +74,7 @@ int launch_start(const struct session_req *r, const char *nonce, const char *nam
 
     *runner = NULL;
     *keep = NULL;
+    *said = NULL;
     slen = strlen(nonce) + strlen(name) + 2;
     while (r->launcher != NULL && r->launcher[nl] != NULL)
         nl++;
@@ -117,8 +118,13 @@ int launch_start(const struct session_req *r, const char *nonce, const char *nam
     }
     so.stdio[0].kind = by_stdin ? SBX_STDIO_PIPE : SBX_STDIO_NULL;
     so.stdio[1].kind = SBX_STDIO_NULL;
-    /* The runner's own diagnostics, and the launcher's messages. */
-    so.stdio[2].kind = r->elevate ? SBX_STDIO_NULL : SBX_STDIO_INHERIT;
+    /* The runner's own diagnostics, and the launcher's messages.  Started
+     * directly, the runner's one line becomes part of sbx's (launch_said):
+     * a pipe, which holds far more than that line, so the runner never
+     * waits on it.  Through a launcher, the launcher's messages go to the
+     * user as they come, and the runner's with them. */
+    so.stdio[2].kind = r->elevate ? SBX_STDIO_NULL
+                       : r->launcher == NULL ? SBX_STDIO_PIPE : SBX_STDIO_INHERIT;
     if ((rc = sbx_proc_spawn(&so, runner, &sf)) < 0) {
         if (sf.detail != NULL)
             say(msg, "cannot start %s: %s", argv[0], sf.detail);
@@ -131,6 +137,7 @@ int launch_start(const struct session_req *r, const char *nonce, const char *nam
     }
     if (by_stdin)
         hand_over(so.stdio[0].h, secret, slen);
+    *said = so.stdio[2].h;
     rc = 0;
 done:
     /* Windows: the runner has duplicated the read end of *keep by the time
@@ -139,6 +146,46 @@ done:
     free(secret);
     free(argv);
     return rc;
+}
+
+void launch_said(sbx_h **said, char *buf, size_t cap)
+{
+    static const char prefix[] = "sbx-runner: ";
+    char raw[513];
+    size_t have = 0, got, i, n = 0;
+    long long deadline = sbx_now_ms() + 200;
+
+    if (buf != NULL && cap > 0)
+        buf[0] = '\0';
+    if (*said == NULL)
+        return;
+    /* The runner has exited: what it wrote is in the pipe already, and
+     * the short wait is for handles whose reads complete later
+     * (Windows).  Whatever else may hold the write end is not waited for. */
+    while (buf != NULL && have < sizeof(raw) - 1) {
+        struct sbx_wait w = { *said, NULL, SBX_EV_READ, 0 };
+        long long left = deadline - sbx_now_ms();
+        int rc = sbx_h_read(*said, raw + have, sizeof(raw) - 1 - have, &got);
+
+        if (rc == SBX_EAGAIN || rc == SBX_EINTR) {
+            if (left <= 0 || sbx_wait(&w, 1, (int)left) < 0)
+                break;
+            continue;
+        }
+        if (rc < 0 || got == 0)
+            break;
+        have += got;
+    }
+    sbx_h_close(*said);
+    *said = NULL;
+    if (buf == NULL || cap == 0)
+        return;
+    i = have >= sizeof(prefix) - 1 && memcmp(raw, prefix, sizeof(prefix) - 1) == 0
+            ? sizeof(prefix) - 1 : 0;
+    /* The line ends at a newline, or at a Windows line's \r. */
+    for (; i < have && raw[i] != '\n' && raw[i] != '\r' && n + 1 < cap; i++)
+        buf[n++] = (unsigned char)raw[i] < 0x20 || raw[i] == 0x7f ? '?' : raw[i];
+    buf[n] = '\0';
 }
 
 /* What a failed peer check says. */

@@ -19,10 +19,22 @@ int launch_nonce(char nonce[SBX_NONCE_HEX + 1], char *msg);
  * survives the launcher (its stdin, or on Windows a pipe it takes from
  * sbx).  *runner gets the process started (the runner or its launcher) and
  * *keep the handle sbx must hold until the session is over (Windows; else
- * NULL).  Both are the caller's, set or NULL also on failure: free them
- * with launch_reap() and sbx_h_close(). */
+ * NULL).  *said gets the read end of the runner's stderr when sbx starts
+ * the runner itself (see launch_said); through a launcher or the prompt
+ * the runner's stderr is sbx's, or nothing, and *said is NULL: what the
+ * launcher says (a wrong password) is the user's to read as it comes.  All
+ * three are the caller's, set or NULL also on failure: free them with
+ * launch_reap(), sbx_h_close() and launch_said(). */
 int launch_start(const struct session_req *r, const char *nonce, const char *name,
-                 sbx_proc **runner, sbx_h **keep, char *msg);
+                 sbx_proc **runner, sbx_h **keep, sbx_h **said, char *msg);
+
+/* What a runner started directly said on its stderr before it exited
+ * (it says something only when it fails before the channel exists): its
+ * first line, without its "sbx-runner: " prefix, with anything unprintable
+ * as '?', into buf (cap bytes; "" when it said nothing).  Reads at most
+ * the first 512 bytes, without waiting for a runner still running, and
+ * closes *said (NULL accepted); buf may be NULL just to close it. */
+void launch_said(sbx_h **said, char *buf, size_t cap);
 
 /* SBX_EPEER unless the channel's peer is exactly who was started: the uid
  * the runner must have, and the process `runner` itself (started directly

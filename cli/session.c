@@ -483,9 +483,9 @@ void session_run(const struct session_req *r, struct session_out *out)
     sbx_listener *l = NULL;
     struct sbx_peer peer;
     struct sbx_exit rst;
-    char nonce[SBX_NONCE_HEX + 1], name[512];
-    sbx_h *conn = NULL;
-    int rc, wait_ms;
+    char nonce[SBX_NONCE_HEX + 1], name[512], said[SESSION_MSG] = "";
+    sbx_h *conn = NULL, *runner_err = NULL;
+    int rc, wait_ms, connected = 0;
 
     memset(out, 0, sizeof(*out));
     memset(&s, 0, sizeof(s));
@@ -518,7 +518,7 @@ void session_run(const struct session_req *r, struct session_out *out)
         set_msg(out, "cannot create the channel: %s", os_text());
         goto done;
     }
-    if ((rc = launch_start(r, nonce, name, &s.runner, &s.secret, out->msg)) < 0)
+    if ((rc = launch_start(r, nonce, name, &s.runner, &s.secret, &runner_err, out->msg)) < 0)
         goto done;
 
     wait_ms = r->connect_ms;
@@ -553,6 +553,7 @@ void session_run(const struct session_req *r, struct session_out *out)
         set_msg(out, "accepting the runner's connection: %s", os_text());
         goto done;
     }
+    connected = 1;
     rc = sbx_conn_new(conn, &s.c);
     conn = NULL;
     if (rc < 0) {
@@ -581,8 +582,19 @@ done:
      * wedged, and nothing it could still say matters. */
     wait_ms = out->result == SESSION_EXITED || out->result == SESSION_SPAWN_FAILED ? 5000
               : s.runner_died ? 1000 : 100;
-    if (launch_reap(&s.runner, wait_ms, &rst) == 0 && s.runner_died &&
-        out->result == SESSION_FAILED) {
+    rc = launch_reap(&s.runner, wait_ms, &rst);
+    /* A runner that failed before the channel existed said why on its
+     * stderr, the only way it had: that becomes part of sbx's one line. */
+    launch_said(&runner_err, s.runner_died && out->result == SESSION_FAILED ? said : NULL,
+                sizeof(said));
+    if (rc == 0 && s.runner_died && out->result == SESSION_FAILED && said[0] != '\0') {
+        if (connected) {
+            size_t n = strlen(out->msg);
+            snprintf(out->msg + n, sizeof(out->msg) - n, ": %s", said);
+        } else {
+            set_msg(out, "runner exited before connecting: %s", said);
+        }
+    } else if (rc == 0 && s.runner_died && out->result == SESSION_FAILED) {
         size_t n = strlen(out->msg);
         if (rst.how == SBX_SIGNALED)
             snprintf(out->msg + n, sizeof(out->msg) - n, " (killed by signal %d%s%s)",

@@ -8,7 +8,14 @@
  * runner's stdin (or, on Windows, in a pipe the runner takes out of sbx:
  * --secret-from).  Neither is ever in argv, which any local user can read.
  * It is not meant to be run by hand.  Exit status: 0 when the exit frame was
- * delivered, 1 otherwise (sbx reports the failure to the user).
+ * delivered, 1 otherwise.
+ *
+ * The user hears of a failure once, from sbx.  Before the channel exists
+ * the runner says why on its stderr in one line, which sbx, when it started
+ * the runner itself, reads and makes part of its own.  Once connected, it
+ * tells sbx in an error frame and writes nothing; when sbx is the one that
+ * closed the channel, sbx has said why already, and the runner just exits.
+ * Nothing it says names the channel: its path is half of the secret.
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -250,7 +257,8 @@ static char **account_env(char *const *env, char *const *ident)
     return out;
 }
 
-/* Tells sbx why the session ends, best effort, then exits. */
+/* Tells sbx why the session ends, best effort, then exits.  sbx turns the
+ * message into its own one line, so nothing goes to stderr. */
 static void fail_to_peer(sbx_conn *c, const char *msg)
 {
     struct sbx_error_msg m = { (char *)msg };
@@ -261,8 +269,25 @@ static void fail_to_peer(sbx_conn *c, const char *msg)
     if (sbx_conn_put_json(c, SBX_F_ERROR, json, len, rc) == 0)
         (void)sbx_conn_flush_wait(c, sbx_now_ms() + 2000);
     sbx_conn_free(c);
-    fprintf(stderr, "sbx-runner: %s\n", msg);
     exit(1);
+}
+
+/* The next handshake frame; a channel sbx has closed ends the runner
+ * quietly, since sbx closes it only after a failure of its own that it has
+ * reported already. */
+static void handshake_frame(sbx_conn *c, sbx_frame *f, long long deadline, const char *what)
+{
+    int rc;
+
+    do
+        rc = sbx_conn_next_wait(c, f, deadline);
+    while (rc == SBX_EINTR);
+    if (rc == SBX_EPIPE) {
+        sbx_conn_free(c);
+        exit(1);
+    }
+    if (rc < 0)
+        fail_to_peer(c, what);
 }
 
 static int send_spawn_result(sbx_conn *c, sbx_proc *child, const struct sbx_spawn_fail *sf)
@@ -362,8 +387,11 @@ int main(int argc, char **argv)
     server_pid = strtoll(server_pid_arg, &end, 10);
     if (*end != '\0' || server_pid <= 0)
         die("--server-pid wants a process id, not '%s'", server_pid_arg);
-    /* The terminal's signals are sbx's to forward: ignored from the start,
-     * in the stand-in below too. */
+    /* Signals for the command are sbx's to forward, as frames: the
+     * terminal's, and whatever a launcher relays from the caller, are
+     * ignored from the start, in the stand-in below too.  The runner ends
+     * when the channel closes, having ended the command and written the
+     * audit line, or by SIGKILL. */
     if ((rc = sbx_sig_ignore_console()) < 0)
         die("cannot install signal handlers: %s", sbx_err_str(rc));
     /* A session of our own, without a controlling terminal: the command's
@@ -374,11 +402,12 @@ int main(int argc, char **argv)
         die("cannot start a session of its own: %s", sbx_os_error_text(sbx_os_last_error()));
     if ((rc = sbx_sig_init(NULL)) < 0)
         die("cannot install signal handlers: %s", sbx_err_str(rc));
-    /* Started by sbx itself: should sbx die, even by SIGKILL, the runner
-     * follows, and the command's guardian ends its tree.  Through a
-     * launcher, the channel's end of file does that. */
-    if (sbx_os_die_with_parent(server_pid) == SBX_EPIPE)
-        die("sbx exited before the runner started");
+    /* Not tied to sbx's life (no death signal), however it was started:
+     * should sbx die, even by SIGKILL, its end of the secret's pipe or of
+     * the channel closes, and the runner ends on that -- after ending the
+     * command and writing the audit line, or, when sbx died before the
+     * runner could connect, after removing the channel's directory that
+     * sbx left behind. */
     if (secret_from != NULL)
         rc = sbx_secret_take(server_pid, secret_from, &secret);
     else
@@ -391,7 +420,7 @@ int main(int argc, char **argv)
         die("cannot reopen standard input: %s", sbx_err_str(rc));
 
     if ((rc = sbx_chan_connect(name, &ch, &server)) < 0)
-        die("cannot connect to %s: %s", name, sbx_os_error_text(sbx_os_last_error()));
+        die("cannot connect to sbx's channel: %s", sbx_os_error_text(sbx_os_last_error()));
     free(name);
     if (sbx_conn_new(ch, &c) < 0)
         die("out of memory");
@@ -409,9 +438,7 @@ int main(int argc, char **argv)
 
     sbx_rules_init(&rules, SBX_AT_RUNNER);
     deadline = sbx_now_ms() + SBX_HANDSHAKE_MS;
-    rc = sbx_conn_next_wait(c, &f, deadline);
-    if (rc < 0)
-        fail_to_peer(c, "expected a hello frame from sbx");
+    handshake_frame(c, &f, deadline, "expected a hello frame from sbx");
     if (sbx_rules_check(&rules, f.type, why) < 0)
         fail_to_peer(c, why);
     if (sbx_hello_decode(f.payload, f.len, &hello, why) < 0)
@@ -430,9 +457,7 @@ int main(int argc, char **argv)
      * where it lies. */
     struct sbx_spawn_text text = { NULL, 0, 0 };
     for (;;) {
-        rc = sbx_conn_next_wait(c, &f, deadline);
-        if (rc < 0)
-            fail_to_peer(c, "expected a spawn frame from sbx");
+        handshake_frame(c, &f, deadline, "expected a spawn frame from sbx");
         if (sbx_rules_check(&rules, f.type, why) < 0)
             fail_to_peer(c, why);
         if (f.type == SBX_F_SPAWN && text.len == 0)
@@ -530,12 +555,17 @@ int main(int argc, char **argv)
     io.kill_after_ms = req.kill_after_ms;
     rc = runner_pump(c, &rules, child, &io, why);
     if (crossing) {
+        /* Also when the run was cut short, since the pump has ended the
+         * command by then: its fate, after what cut it short -- sbx gone
+         * (the channel closed under us: sbx killed, or crashed), or a
+         * failure of the session itself (a protocol error). */
+        const char *cut = rc == SBX_EPIPE ? "sbx-gone:" : rc < 0 ? "aborted:" : "";
         if (sbx_proc_poll(child, &st) < 0)
-            snprintf(result, sizeof(result), "unknown");
+            snprintf(result, sizeof(result), "%sunknown", cut);
         else if (st.how == SBX_SIGNALED)
-            snprintf(result, sizeof(result), "signal:%d", st.signal);
+            snprintf(result, sizeof(result), "%ssignal:%d", cut, st.signal);
         else
-            snprintf(result, sizeof(result), "exit:%lld", st.code);
+            snprintf(result, sizeof(result), "%sexit:%lld", cut, st.code);
         audit(server.uid, server_pid, as, req.argv, req.cwd, result);
     }
 done:

@@ -212,6 +212,29 @@ static int on_frame(struct pump *p, const sbx_frame *f)
     }
 }
 
+/* Acts on every complete frame the reader holds, then on sbx's end of
+ * file if it came with them. */
+static int take_frames(struct pump *p)
+{
+    sbx_frame f;
+    int rc;
+
+    while ((rc = sbx_conn_next(p->c, &f)) == 1)
+        if ((rc = on_frame(p, &f)) < 0)
+            return rc;
+    if (rc < 0) {
+        snprintf(p->why, SBX_WHY, "malformed frame from sbx");
+        return rc;
+    }
+    if (sbx_conn_eof(p->c)) {
+        /* sbx is gone: nobody is left to report to, so nothing of the
+         * command may keep running. */
+        snprintf(p->why, SBX_WHY, "sbx closed the channel");
+        return SBX_EPIPE;
+    }
+    return 0;
+}
+
 /* Reads one chunk of the terminal's output straight into the outgoing queue,
  * under the same backpressure as stdout.  On Linux the terminal's end of
  * file is EIO, once nothing holds the command's side open; queued output
@@ -339,7 +362,6 @@ int runner_pump(sbx_conn *c, struct sbx_rules *rules, sbx_proc *child, struct ru
                 char *why)
 {
     struct pump p;
-    sbx_frame f;
     char *json = NULL;
     size_t len = 0;
     int rc = 0;
@@ -362,6 +384,11 @@ int runner_pump(sbx_conn *c, struct sbx_rules *rules, sbx_proc *child, struct ru
         rc = SBX_ENOMEM;
         goto done;
     }
+    /* What came in the same read as the spawn request is already buffered
+     * (sbx may send stdin and its close, or even close the channel, right
+     * behind it): handled now, as no readiness will announce it again. */
+    if ((rc = take_frames(&p)) < 0)
+        goto done;
     for (;;) {
         struct sbx_wait w[7];
         int room = sbx_conn_queued(c) < SBX_RUNNER_OUT_HIGH;
@@ -402,20 +429,8 @@ int runner_pump(sbx_conn *c, struct sbx_rules *rules, sbx_proc *child, struct ru
                 snprintf(why, SBX_WHY, "channel: %s", sbx_err_str(rc));
                 goto done;
             }
-            while ((rc = sbx_conn_next(c, &f)) == 1)
-                if ((rc = on_frame(&p, &f)) < 0)
-                    goto done;
-            if (rc < 0) {
-                snprintf(why, SBX_WHY, "malformed frame from sbx");
+            if ((rc = take_frames(&p)) < 0)
                 goto done;
-            }
-            if (sbx_conn_eof(c)) {
-                /* sbx is gone: nobody is left to report to, so nothing of
-                 * the command may keep running. */
-                snprintf(why, SBX_WHY, "sbx closed the channel");
-                rc = SBX_EPIPE;
-                goto done;
-            }
         }
         if (w[3].got & SBX_EV_WRITE)
             if ((rc = write_stdin(&p)) < 0)

@@ -92,9 +92,12 @@ const char *sbx_sig_name(int sig);
 const int *sbx_sig_forwarded(void);
 /* For the runner: terminal and console interrupts are sbx's to forward, so
  * the runner itself ignores them (Windows: a console handler that swallows
- * them; POSIX: SIGINT, SIGQUIT, SIGHUP and the job-control stops are
- * ignored, because a launcher such as sudo may keep the runner in the
- * terminal's foreground process group or relay those signals to it). */
+ * them; POSIX: every signal that would end or stop it and that another
+ * process may send -- SIGINT, SIGQUIT, SIGHUP, SIGTERM, SIGUSR1, SIGUSR2,
+ * SIGALRM, SIGPIPE, the job-control stops and the like -- is ignored,
+ * because a launcher such as sudo may keep the runner in the terminal's
+ * foreground process group or relay the caller's signals to it; the
+ * faults and the resource-limit signals keep their defaults). */
 int sbx_sig_ignore_console(void);
 
 /* Signal numbers with the same meaning on every platform, for terminate
@@ -278,7 +281,10 @@ int sbx_chan_listen_at(sbx_listener **l, const char *name);
 int sbx_chan_accept(sbx_listener *l, int timeout_ms, sbx_proc *watch, sbx_h **conn,
                     struct sbx_peer *peer);
 void sbx_listener_close(sbx_listener *l);
-/* Connects to `name`; *server: the listening process's pid/uid. */
+/* Connects to `name`; *server: the listening process's pid/uid.  When
+ * nothing listens there any more (sbx killed before it could accept), the
+ * socket and its directory, if they are exactly as sbx_chan_listen() made
+ * them, are removed (POSIX; see docs/security.md). */
 int sbx_chan_connect(const char *name, sbx_h **conn, struct sbx_peer *server);
 
 /* ---- the caller's terminal (sbx's side) ---- */
@@ -395,8 +401,8 @@ int sbx_os_executable(const char *path);
  * waits for the child and exits as it did, and the child returns from this
  * call as the new session's leader, dying with the stand-in (Linux:
  * PR_SET_PDEATHSIG).  The child keeps every descriptor; the stand-in
- * ignores the terminal's interrupts as sbx_sig_ignore_console() does, and
- * dies of anything else, taking the child along.  Call it before anything
+ * ignores what sbx_sig_ignore_console() ignores, and dies of anything
+ * else (SIGKILL), taking the child along.  Call it before anything
  * whose process id matters (the channel's peer checks).  Windows: nothing
  * to do. */
 int sbx_os_lead_session(void);

@@ -74,10 +74,13 @@ int sbx_os_lead_session(void)
     }
 
     /* The stand-in.  None of the handlers it inherited may run here: they
-     * act on state it now shares with the child (the self-pipe).  Terminal
-     * interrupts are not ours to act on (the child ignores them too, as
-     * the runner does); anything else that kills us takes the child with
-     * it through the death signal. */
+     * act on state it now shares with the child (the self-pipe).  It is
+     * what sudo signals: the terminal's interrupts and whatever sudo
+     * relays from the caller (SIGTERM from `kill` of the caller's sudo,
+     * `timeout`, `kill %1`) are ignored here exactly as in the runner
+     * (sbx_sig_ignore_console), since our death would take the child along
+     * through its death signal -- the command killed without a word to
+     * sbx, and no audit line.  Signals for the command travel as frames. */
     for (int s = 1; s < NSIG; s++) {
         struct sigaction cur;
         if (s != SIGKILL && s != SIGSTOP && sigaction(s, NULL, &cur) == 0 &&

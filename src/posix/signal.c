@@ -118,9 +118,34 @@ const int *sbx_sig_forwarded(void)
     return sigs;
 }
 
+/* The runner ends only when its channel closes (or by SIGKILL): signals
+ * meant for the command reach it as frames from sbx.  So every signal that
+ * would end or stop it and that someone else may send -- the terminal's
+ * (sudo may leave the runner in its foreground group, doas always does),
+ * those sudo relays from the caller (HUP INT QUIT TERM USR1 USR2 ALRM PIPE:
+ * `kill` of the caller's own sudo, `timeout`, `kill %1`), and the rest whose
+ * default is to terminate (timers, I/O, power, the real-time signals) --
+ * is ignored.  Left at their defaults: the faults of the process's own
+ * (SEGV, BUS, FPE, ILL, TRAP, SYS, and ABRT, which abort() raises), where
+ * ignoring would loop or hide a bug, and SIGXCPU/SIGXFSZ, which enforce the
+ * resource limits an administrator set (the runner writes no file and uses
+ * little CPU; the hard CPU limit is SIGKILL anyway).  The command gets
+ * default dispositions back before exec (sbx_proc_spawn). */
 int sbx_sig_ignore_console(void)
 {
-    static const int sigs[] = { SIGINT, SIGQUIT, SIGHUP, SIGTSTP, SIGTTIN, SIGTTOU };
+    static const int sigs[] = {
+        SIGHUP,  SIGINT,    SIGQUIT, SIGTERM, SIGUSR1, SIGUSR2, SIGALRM, SIGPIPE,
+        SIGTSTP, SIGTTIN,   SIGTTOU, SIGVTALRM, SIGPROF,
+#ifdef SIGPOLL
+        SIGPOLL,
+#endif
+#ifdef SIGPWR
+        SIGPWR,
+#endif
+#ifdef SIGSTKFLT
+        SIGSTKFLT,
+#endif
+    };
     struct sigaction sa;
 
     memset(&sa, 0, sizeof(sa));
@@ -129,6 +154,11 @@ int sbx_sig_ignore_console(void)
     for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
         if (sigaction(sigs[i], &sa, NULL) < 0)
             return sbx__sys_err(errno);
+#ifdef SIGRTMIN
+    /* Best effort: the C library may reserve some of them. */
+    for (int s = SIGRTMIN; s <= SIGRTMAX; s++)
+        (void)sigaction(s, &sa, NULL);
+#endif
     return 0;
 }
 
