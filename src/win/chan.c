@@ -15,8 +15,9 @@ struct sbx_listener {
 };
 
 /* A security descriptor that lets only this user's SID open the pipe, and
- * denies network logons outright. */
-static int user_only_sd(PSECURITY_DESCRIPTOR *sd)
+ * denies network logons outright.  The command's standard pipes get it too
+ * (process.c). */
+int win_user_only_sd(PSECURITY_DESCRIPTOR *sd)
 {
     HANDLE tok = NULL;
     TOKEN_USER *tu = NULL;
@@ -60,7 +61,7 @@ int sbx_chan_listen_at(sbx_listener **lp, const char *name)
     if ((l = calloc(1, sizeof(*l))) == NULL)
         return SBX_ENOMEM;
     l->pipe = INVALID_HANDLE_VALUE;
-    if ((rc = user_only_sd(&sd)) < 0)
+    if ((rc = win_user_only_sd(&sd)) < 0)
         goto fail;
     sa.nLength = sizeof(sa);
     sa.lpSecurityDescriptor = sd;
@@ -119,24 +120,41 @@ int sbx_chan_listen(sbx_listener **lp, char *name, size_t cap, int others)
 int sbx_chan_accept(sbx_listener *l, int timeout_ms, sbx_proc *watch, sbx_h **conn,
                     struct sbx_peer *peer)
 {
-    HANDLE hs[2];
+    HANDLE hs[3];
     ULONG pid = 0;
-    DWORD r, d, e;
+    DWORD r, d, e, nh = 0, at_exit = MAXDWORD, at_sig = MAXDWORD;
     int rc;
 
     *conn = NULL;
+    /* A console event (Ctrl-C at sbx) ends the wait like a POSIX signal
+     * ends sbx_wait: the runner may be waiting for an elevation prompt
+     * nobody answers, and the user must be able to give up. */
+    if (win_sig_any)
+        return SBX_EINTR;
     if (!ConnectNamedPipe(l->pipe, &l->ov)) {
         e = GetLastError();
         if (e == ERROR_IO_PENDING) {
-            hs[0] = l->ov.hEvent;
-            hs[1] = watch ? watch->process : NULL;
-            r = WaitForMultipleObjects(watch ? 2 : 1, hs, FALSE, (DWORD)timeout_ms);
+            hs[nh++] = l->ov.hEvent;
+            if (watch != NULL) {
+                at_exit = nh;
+                hs[nh++] = watch->process;
+            }
+            if (win_sig_event != NULL) {
+                at_sig = nh;
+                hs[nh++] = win_sig_event;
+            }
+            r = WaitForMultipleObjects(nh, hs, FALSE, (DWORD)timeout_ms);
             if (r != WAIT_OBJECT_0) {
+                e = r == WAIT_FAILED ? GetLastError() : 0;
                 CancelIoEx(l->pipe, &l->ov);
+                /* The connection may have come in meanwhile: it is closed
+                 * with the listener, as nothing will use it. */
                 GetOverlappedResult(l->pipe, &l->ov, &d, TRUE);
                 if (r == WAIT_TIMEOUT)
                     return SBX_ETIMEDOUT;
-                return r == WAIT_OBJECT_0 + 1 ? SBX_EPIPE : win_last_err();
+                if (r == WAIT_OBJECT_0 + at_sig)
+                    return SBX_EINTR;
+                return r == WAIT_OBJECT_0 + at_exit ? SBX_EPIPE : win_err(e);
             }
             if (!GetOverlappedResult(l->pipe, &l->ov, &d, FALSE))
                 return win_last_err();

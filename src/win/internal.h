@@ -13,6 +13,7 @@
  *   chan.c     the channel: one named pipe, its DACL, the peer's pid
  *   secret.c   the runner's secret handoff
  *   self.c     this process, the audit log, the account stubs
+ *   stream.c   whether two standard handles are one stream
  *   tty.c      the terminal and job-control calls, which have nothing to do
  *              here: no caller's terminal, no stops
  */
@@ -52,9 +53,12 @@ struct sbx_h {
     uint8_t *rbuf;
     HANDLE thread, go, ready;
     volatile LONG quit;
-    /* overlapped writes */
+    /* overlapped writes; werr: the OS code of a write that failed after it
+     * was accepted, kept so that every later write and flush reports it,
+     * whoever collected the completion (sbx_wait does, to see readiness) */
     OVERLAPPED wo;
     int wpending;
+    DWORD werr;
     uint8_t *wbuf;
     DWORD bufsize; /* of rbuf and wbuf */
 };
@@ -89,10 +93,31 @@ int win_h_write_done(sbx_h *x, int *rc);
  * event is NULL until sbx_sig_init. */
 extern HANDLE win_sig_event;
 extern volatile LONG win_sig_any;
+/* 1 when this process is attached to a console. */
+int win_has_console(void);
+/* For sbx_proc_kill_group in the runner (after sbx_sig_ignore_console):
+ * the console process group holding the runner and the command's tree
+ * (`fallback` before that); whether the console already gave the command
+ * this event type itself (counting it as used); and the note that the
+ * runner generated one, which it receives too. */
+DWORD win_console_group(DWORD fallback);
+int win_console_delivered(DWORD type);
+void win_console_generated(DWORD type);
 
 /* path.c: the program to run as a malloc'd path, or NULL when not found. */
 char *win_resolve(const char *file, char *const *env, const char *cwd, int search);
-int win_ends_with_ci(const char *s, const char *suffix);
+/* 1 when a program's name as typed names a stream of a file ("x.exe:s"). */
+int win_names_stream(const char *file);
+/* `path` made absolute and normalised as Windows will open it
+ * (GetFullPathNameW: "." and ".." resolved, trailing dots and spaces of a
+ * component dropped), malloc'd, or NULL. */
+wchar_t *win_full_path(const char *path);
+/* 1 when a full path names a batch file (.bat, .cmd), as CreateProcess
+ * would judge it: by its extension, trailing dots and spaces ignored. */
+int win_is_batch(const wchar_t *full);
+
+/* chan.c: D:P(D;;GA;;;NU)(A;;GA;;;<this process's user>), to LocalFree. */
+int win_user_only_sd(PSECURITY_DESCRIPTOR *sd);
 
 /* process.c: 1 once the process has exited (p->st then holds its status). */
 int win_proc_check(sbx_proc *p);

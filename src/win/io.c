@@ -61,23 +61,47 @@ int sbx_h_std(int which, sbx_h **out)
     return *out ? 0 : SBX_ENOMEM;
 }
 
+/* A console read returns a line at most; consoles before Windows 10 fail
+ * one whose buffer exceeds their 64 KiB heap with ERROR_NOT_ENOUGH_MEMORY,
+ * so they are asked for less, and for less again if even that fails. */
+#define CONSOLE_READ (16u * 1024)
+
 /* The reader thread of a synchronous handle: one blocking ReadFile per
  * request, so nothing is read from a shared stdin before sbx wants it. */
 static DWORD WINAPI reader_main(LPVOID arg)
 {
     sbx_h *x = arg;
+    DWORD mode, want = x->bufsize;
+    int console = GetConsoleMode(x->h, &mode) != 0;
 
+    if (console && want > CONSOLE_READ)
+        want = CONSOLE_READ;
     for (;;) {
-        DWORD got = 0;
+        DWORD got = 0, e;
         LONG st;
         BOOL ok;
 
         WaitForSingleObject(x->go, INFINITE);
         if (x->quit)
             return 0;
-        ok = ReadFile(x->h, x->rbuf, x->bufsize, &got, NULL);
+        for (;;) {
+            SetLastError(ERROR_SUCCESS);
+            ok = ReadFile(x->h, x->rbuf, want, &got, NULL);
+            e = GetLastError();
+            if (!console || x->quit)
+                break;
+            /* Ctrl-C at a console in line mode ends the pending read with
+             * nothing, and ERROR_OPERATION_ABORTED: the key was an event
+             * (sbx forwards it), not the end of the input. */
+            if (e == ERROR_OPERATION_ABORTED && (!ok || got == 0))
+                continue;
+            if (!ok && e == ERROR_NOT_ENOUGH_MEMORY && want > 512) {
+                want /= 2;
+                continue;
+            }
+            break;
+        }
         if (!ok) {
-            DWORD e = GetLastError();
             if (e == ERROR_BROKEN_PIPE || e == ERROR_HANDLE_EOF || e == ERROR_PIPE_NOT_CONNECTED) {
                 st = R_EOF;
             } else {
@@ -226,23 +250,35 @@ int sbx_h_read(sbx_h *x, void *buf, size_t n, size_t *got)
     }
 }
 
-/* 1 when no overlapped write is in flight (collecting its result). */
+/* A write's error as sbx_h_write reports it: a reader that went away is a
+ * broken pipe, however the pipe says so. */
+static int write_err(DWORD e)
+{
+    return win_err(e == ERROR_NO_DATA ? ERROR_BROKEN_PIPE : e);
+}
+
+/* 1 when no overlapped write is in flight (collecting its result).  A
+ * failure is kept in the handle, not only returned: sbx_wait collects
+ * completions too and has nowhere to report them, and the bytes sbx_h_write
+ * accepted must not then pass for written at the next flush. */
 int win_h_write_done(sbx_h *x, int *rc)
 {
     DWORD put;
 
     *rc = 0;
-    if (x->kind != H_OVL || !x->wpending)
+    if (x->kind != H_OVL)
         return 1;
-    if (!GetOverlappedResult(x->h, &x->wo, &put, FALSE)) {
-        DWORD e = GetLastError();
-        if (e == ERROR_IO_INCOMPLETE)
-            return 0;
+    if (x->wpending) {
+        if (!GetOverlappedResult(x->h, &x->wo, &put, FALSE)) {
+            DWORD e = GetLastError();
+            if (e == ERROR_IO_INCOMPLETE)
+                return 0;
+            x->werr = e;
+        }
         x->wpending = 0;
-        *rc = win_err(e);
-        return 1;
     }
-    x->wpending = 0;
+    if (x->werr != 0)
+        *rc = write_err(x->werr);
     return 1;
 }
 
@@ -258,10 +294,8 @@ int sbx_h_write(sbx_h *x, const void *buf, size_t n, size_t *put)
     }
     k = n > x->bufsize ? x->bufsize : (DWORD)n;
     if (x->kind == H_SYNC) {
-        if (!WriteFile(x->h, buf, k, &done, NULL)) {
-            e = GetLastError();
-            return win_err(e == ERROR_NO_DATA ? ERROR_BROKEN_PIPE : e);
-        }
+        if (!WriteFile(x->h, buf, k, &done, NULL))
+            return write_err(GetLastError());
         *put = done;
         return 0;
     }
@@ -273,8 +307,10 @@ int sbx_h_write(sbx_h *x, const void *buf, size_t n, size_t *put)
     memset(&x->wo, 0, offsetof(OVERLAPPED, hEvent));
     if (!WriteFile(x->h, x->wbuf, k, NULL, &x->wo)) {
         e = GetLastError();
-        if (e != ERROR_IO_PENDING)
-            return win_err(e == ERROR_NO_DATA ? ERROR_BROKEN_PIPE : e);
+        if (e != ERROR_IO_PENDING) {
+            x->werr = e;
+            return write_err(e);
+        }
     }
     /* Accepted: the bytes are ours now, and sbx_h_flush reports when the
      * write has really completed. */

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <wchar.h>
 
 static int ieq(const char *a, const char *b, size_t n)
 {
@@ -137,10 +138,64 @@ char *win_resolve(const char *file, char *const *env, const char *cwd, int searc
     return hit;
 }
 
-int win_ends_with_ci(const char *s, const char *suffix)
+/* The last component of a path as typed, past a drive prefix ("C:x.exe"
+ * names x.exe in C:'s current directory). */
+static const char *last_component(const char *p)
 {
-    size_t n = strlen(s), k = strlen(suffix);
-    return n >= k && ieq(s + n - k, suffix, k);
+    const char *last = p;
+
+    if (((p[0] | 0x20) >= 'a' && (p[0] | 0x20) <= 'z') && p[1] == ':')
+        last = p + 2;
+    for (const char *c = last; *c; c++)
+        if (*c == '\\' || *c == '/')
+            last = c + 1;
+    return last;
+}
+
+int win_names_stream(const char *file)
+{
+    /* "x.exe:s" or "x.bat::$DATA": a stream of a file.  Nothing else of a
+     * program's name may contain ':', so it is refused before any lookup,
+     * and what is run is always a file's main stream. */
+    return strchr(last_component(file), ':') != NULL;
+}
+
+wchar_t *win_full_path(const char *path)
+{
+    wchar_t *w = win_to_w(path), *full = NULL;
+    DWORD n, m;
+
+    if (w == NULL)
+        return NULL;
+    n = GetFullPathNameW(w, 0, NULL, NULL);
+    if (n != 0 && (full = malloc(n * sizeof(wchar_t))) != NULL) {
+        m = GetFullPathNameW(w, n, full, NULL);
+        if (m == 0 || m >= n) {
+            free(full);
+            full = NULL;
+        }
+    }
+    free(w);
+    return full;
+}
+
+int win_is_batch(const wchar_t *full)
+{
+    const wchar_t *last = full, *c;
+    size_t n;
+
+    for (c = full; *c; c++)
+        if (*c == L'\\' || *c == L'/')
+            last = c + 1;
+    /* Windows drops trailing dots and spaces from a name when it opens the
+     * file (GetFullPathNameW has already, except after \\?\), so "x.bat."
+     * and "x.bat " are x.bat: the extension is judged without them. */
+    n = wcslen(last);
+    while (n > 0 && (last[n - 1] == L'.' || last[n - 1] == L' '))
+        n--;
+    if (n < 4 || last[n - 4] != L'.')
+        return 0;
+    return _wcsnicmp(last + n - 3, L"bat", 3) == 0 || _wcsnicmp(last + n - 3, L"cmd", 3) == 0;
 }
 
 int sbx_os_executable(const char *path)

@@ -5,21 +5,38 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+/* The pipe's buffer: the whole secret must fit in it, since nobody reads it
+ * before the runner has started.  A nonce and a pipe name take about 150
+ * bytes. */
+#define SECRET_MAX 4096u
+
 int sbx_secret_offer(const void *data, size_t n, sbx_h **keep, char *arg, size_t cap)
 {
+    DWORD mode = PIPE_READMODE_BYTE | PIPE_NOWAIT;
     HANDLE r, w;
-    DWORD put = 0;
+    DWORD put = 0, e = 0;
     BOOL ok;
 
     *keep = NULL;
-    if (!CreatePipe(&r, &w, NULL, 4096))
+    if (n == 0 || n > SECRET_MAX)
+        return SBX_E2BIG;
+    if (!CreatePipe(&r, &w, NULL, SECRET_MAX))
         return win_last_err();
-    ok = WriteFile(w, data, (DWORD)n, &put, NULL) && put == n;
+    /* Never blocking: a write the buffer cannot take whole comes back short
+     * (and fails below) instead of waiting for a reader that only comes
+     * after this returns. */
+    ok = SetNamedPipeHandleState(w, &mode, NULL, NULL) &&
+         WriteFile(w, data, (DWORD)n, &put, NULL);
+    if (!ok) {
+        e = GetLastError();
+    } else if (put != n) {
+        e = ERROR_INSUFFICIENT_BUFFER;
+        ok = FALSE;
+    }
     CloseHandle(w);
     if (!ok) {
-        int rc = win_last_err();
         CloseHandle(r);
-        return rc;
+        return win_err(e);
     }
     /* Never read here: the runner duplicates it out of this process. */
     if ((*keep = win_h_alloc(r, 1, H_NULL, 0)) == NULL) {

@@ -27,6 +27,9 @@ int sbx_os_args(int *argc, char ***argv)
     }
     for (int i = 0; i < n; i++) {
         if ((v[i] = win_from_w(wv[i])) == NULL) {
+            while (i-- > 0)
+                free(v[i]);
+            free(v);
             LocalFree(wv);
             return SBX_EINVAL;
         }
@@ -170,8 +173,13 @@ int sbx_os_std_to_null(int which)
         return SBX_EINVAL;
     h = CreateFileW(L"NUL", GENERIC_READ | GENERIC_WRITE, FILE_SHARE_READ | FILE_SHARE_WRITE,
                     NULL, OPEN_EXISTING, 0, NULL);
-    if (h == INVALID_HANDLE_VALUE || !SetStdHandle(ids[which], h))
+    if (h == INVALID_HANDLE_VALUE)
         return win_last_err();
+    if (!SetStdHandle(ids[which], h)) {
+        DWORD e = GetLastError();
+        CloseHandle(h);
+        return win_err(e);
+    }
     return 0;
 }
 
