@@ -91,6 +91,10 @@ static wchar_t *env_block(char *const *env)
         goto done;
     for (size_t i = 0; i < n; i++) {
         size_t k = wcslen(parts[i].s) + 1;
+        /* An empty string would end the block early and hide every entry
+         * after it: Windows has no way to carry one. */
+        if (k == 1)
+            continue;
         memcpy(block + used, parts[i].s, k * sizeof(wchar_t));
         used += k;
     }
