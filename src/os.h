@@ -97,7 +97,11 @@ const int *sbx_sig_forwarded(void);
  * SIGALRM, SIGPIPE, the job-control stops and the like -- is ignored,
  * because a launcher such as sudo may keep the runner in the terminal's
  * foreground process group or relay the caller's signals to it; the
- * faults and the resource-limit signals keep their defaults). */
+ * faults and the resource-limit signals keep their defaults).  Windows
+ * also re-enables Ctrl-C, which a new process group starts with disabled,
+ * so that the command inherits it enabled, and counts the events it
+ * swallows, so that sbx_proc_kill_group does not deliver again what a
+ * shared console has already delivered. */
 int sbx_sig_ignore_console(void);
 
 /* Signal numbers with the same meaning on every platform, for terminate
@@ -152,7 +156,11 @@ struct sbx_spawn_opts {
     const char *cwd;    /* NULL keeps this process's */
     int search_path;    /* execvp rules, with the PATH of `env` */
     int new_group;      /* the child leads a new process group (Windows: a new
-                           console process group) */
+                           console process group for a process started
+                           without `job`; with `job` the child stays in
+                           this process's console process group, where
+                           Ctrl-C reaches it, and the job stands for the
+                           group) */
     int new_session;    /* POSIX: the child leads a new session, without a
                            controlling terminal (implies new_group) */
     const sbx_account *as; /* POSIX: the child runs as this account: its
