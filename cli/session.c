@@ -172,8 +172,8 @@ static int hold(struct sess *s, int to, const uint8_t *p, size_t n, int tried)
 static int emit(struct sess *s, int to, const uint8_t *p, size_t n)
 {
     sbx_h *h = out_h(s, to);
-    int st = out_stream(s, to), dead = to == SBX_TTY ? s->tty_dead : s->dead[to], rc;
-    int tried = 0;
+    int st = out_stream(s, to), dead = to == SBX_TTY ? s->tty_dead : s->dead[to];
+    int tried = 0, rc, frc;
 
     if (s->draining || (dead && st != 0 && s->out->write_err[st] != 0)) {
         lose(s, to, n);
@@ -193,11 +193,8 @@ static int emit(struct sess *s, int to, const uint8_t *p, size_t n)
         n -= put;
         if (n == 0)
             break;
-        {
-            int frc = signals_now(s);
-            if (frc < 0)
-                return frc;
-        }
+        if ((frc = signals_now(s)) < 0)
+            return frc;
         if (rc == SBX_EAGAIN)
             break;
     }
@@ -488,8 +485,10 @@ int forward_signals(struct sess *s)
     while ((sig = sbx_sig_take()) != 0) {
         if ((rc = job_signal(s, sig)) < 0)
             return rc;
-        if (s->req_sent && asks_stop(sig)) {
+        if (s->req_sent && asks_stop(sig) && !s->stop_asked) {
             s->stop_asked = 1;
+            s->stop_sig = sig;
+            s->stop_at_ms = sbx_now_ms();
             s->scan_dirty = 1;
         }
     }
@@ -508,16 +507,29 @@ static void look_ahead(struct sess *s)
     s->end_ahead = sbx_conn_eof(s->c) || sbx_conn_has(s->c, SBX_F_EXIT) != 0;
 }
 
+/* When sbx stops waiting for the answer to the spawn request, asked to
+ * stop meanwhile: a runner that does not answer within the connect bound
+ * of the signal is wedged, and sbx must not be left unkillable by it.  -1:
+ * no such bound. */
+static long long answer_deadline(const struct sess *s)
+{
+    return !s->spawned && s->stop_asked ? s->stop_at_ms + s->r->connect_ms : -1;
+}
+
 /* The next deadline to wake up for, as a sbx_wait timeout: the end of the
- * reader's grace, once giving up is allowed. */
+ * reader's grace, once giving up is allowed, or of the wait for the spawn
+ * answer after a stop. */
 static int next_timer(struct sess *s)
 {
-    long long left;
+    long long now = sbx_now_ms(), at = answer_deadline(s), left;
 
-    if (!(s->stop_asked && s->pend_len > 0 && s->end_ahead))
+    if (s->stop_asked && s->pend_len > 0 && s->end_ahead &&
+        (at < 0 || s->moved_ms + STALL_MS < at))
+        at = s->moved_ms + STALL_MS;
+    if (at < 0)
         return -1;
-    left = s->moved_ms + STALL_MS - sbx_now_ms();
-    return left <= 0 ? 0 : left > STALL_MS ? STALL_MS : (int)left;
+    left = at - now;
+    return left <= 0 ? 0 : left > 0x7fffffff ? 0x7fffffff : (int)left;
 }
 
 /* Takes the frames received so far, in order, until the session is done
@@ -593,6 +605,13 @@ static int pump_loop(struct sess *s)
         }
         if ((rc = forward_signals(s)) < 0)
             return rc;
+        if (answer_deadline(s) >= 0 && sbx_now_ms() >= answer_deadline(s)) {
+            /* The command may have started; sbx ends as the signal says,
+             * and the runner, if it is alive, ends the command with it. */
+            s->out->result = SESSION_INTERRUPTED;
+            s->out->signal = s->stop_sig;
+            return SBX_EINTR;
+        }
         if ((w[3].got & SBX_EV_WRITE) && s->pend_len > 0) {
             if ((rc = write_held(s)) < 0) {
                 set_msg(s->out, "out of memory");

@@ -35,6 +35,8 @@ struct sess {
     int stop_asked;       /* a signal asking the command to stop (INT,
                              TERM, HUP, QUIT, USR1, USR2; Windows BREAK)
                              was sent: output writes must never block */
+    int stop_sig;         /* the first such signal, and when it was sent */
+    long long stop_at_ms;
     /* The unwritten rest of the current output chunk, a copy of our own
      * (the channel may be read meanwhile), for pend_to: 1 or 2 (our
      * stdout or stderr) or SBX_TTY (the terminal's output).  While it is

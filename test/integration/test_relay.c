@@ -24,8 +24,11 @@
 
 #define MIB (1024u * 1024u)
 
-/* The command prints its pid on stderr, then becomes the helper. */
-#define PID_THEN(...) "sh", "-c", "echo $$ >&2; exec \"$0\" \"$@\"", HELPER, __VA_ARGS__
+/* The command writes its pid to the file `pidfile`, then becomes the
+ * helper.  A file, not a stream: sbx relays the streams in the order the
+ * runner read them, and stdout held back by a reader that does not read
+ * would hold back a line on stderr too. */
+#define PID_THEN(pidfile, ...) "sh", "-c", "echo $$ > \"$0\"; exec \"$@\"", pidfile, HELPER, __VA_ARGS__
 
 static void sleep_ms(int ms)
 {
@@ -123,22 +126,22 @@ static const char *file_text(const char *path)
 	return t ? it_keep(t) : "";
 }
 
-/* The pid the command printed first on stderr (in the file), within ms. */
-static long command_pid(const char *err_path, int ms)
+/* The pid the command wrote to `path`, within ms. */
+static long command_pid(const char *path, int ms)
 {
 	long long until = sp_now_ms() + ms;
 	long pid = 0;
 
 	for (;;) {
 		size_t len = 0;
-		char *t = lc_read_file(err_path, &len);
+		char *t = lc_read_file(path, &len);
 
 		if (t && lc_numbers((unsigned char *)t, len, &pid, 1) == 1 && strchr(t, '\n')) {
 			free(t);
 			return pid;
 		}
 		free(t);
-		cr_assert(sp_now_ms() < until, "the command never printed its pid on stderr");
+		cr_assert(sp_now_ms() < until, "the command never wrote its pid to %s", path);
 		sleep_ms(10);
 	}
 }
@@ -189,21 +192,21 @@ static double cpu_seconds(pid_t pid)
  * sbx ends as the command did instead of waiting for the reader for ever. */
 static void stalled_then_term(bool nonblocking)
 {
-	char *dir = it_tmpdir(), *errp;
+	char *dir = it_tmpdir(), *errp, *pidp;
 	int fds[2], st = 0;
 	double cpu = 0;
 	long cmd;
 	pid_t pid;
 	bool ended;
 
-	cr_assert(asprintf(&errp, "%s/err", dir) > 0);
+	cr_assert(asprintf(&errp, "%s/err", dir) > 0 && asprintf(&pidp, "%s/pid", dir) > 0);
 	cr_assert(pipe2(fds, O_CLOEXEC) == 0);
 	/* Someone else made the shared description non-blocking. */
 	if (nonblocking)
 		cr_assert(fcntl(fds[1], F_SETFL, O_NONBLOCK) == 0);
-	pid = start(ARGV(SBX, "run", "--same-user", "--", PID_THEN("yes", "sigpipe")), fds[1], errp);
+	pid = start(ARGV(SBX, "run", "--same-user", "--", PID_THEN(pidp, "yes", "sigpipe")), fds[1], errp);
 	close(fds[1]);
-	cmd = command_pid(errp, 10000);
+	cmd = command_pid(pidp, 10000);
 	wait_full(fds[0], 10000);
 	sleep_ms(200); /* sbx is blocked in, or waiting to, write */
 	kill(pid, SIGTERM);
@@ -244,7 +247,7 @@ Test(relay, stalled_reader_on_nonblocking_stdout_no_spin, .timeout = 60)
 Test(relay, stop_ignored_keeps_waiting_and_delivers_everything, .timeout = 120)
 {
 	const size_t n = 48 * MIB;
-	char *dir = it_tmpdir(), *errp, count[32];
+	char *dir = it_tmpdir(), *errp, *pidp, count[32];
 	unsigned char *buf = malloc(n + 1);
 	size_t got = 0;
 	int fds[2], st = 0, rc;
@@ -253,14 +256,15 @@ Test(relay, stop_ignored_keeps_waiting_and_delivers_everything, .timeout = 120)
 	long long until;
 
 	cr_assert(buf != NULL);
-	cr_assert(asprintf(&errp, "%s/err", dir) > 0);
+	cr_assert(asprintf(&errp, "%s/err", dir) > 0 && asprintf(&pidp, "%s/pid", dir) > 0);
 	snprintf(count, sizeof count, "%zu", n);
 	cr_assert(pipe2(fds, O_CLOEXEC) == 0);
+	/* An ignored signal stays ignored across exec. */
 	pid = start(ARGV(SBX, "run", "--same-user", "--", "sh", "-c",
-			 "trap '' TERM; echo $$ >&2; exec \"$0\" write out \"$1\" 4242", HELPER, count),
+			 "trap '' TERM; echo $$ > \"$0\"; exec \"$1\" write out \"$2\" 4242", pidp, HELPER, count),
 		    fds[1], errp);
 	close(fds[1]);
-	cmd = command_pid(errp, 10000);
+	cmd = command_pid(pidp, 10000);
 	wait_full(fds[0], 10000);
 	kill(pid, SIGTERM);
 	sleep_ms(1000);
@@ -440,6 +444,33 @@ Test(relay, signal_before_spawn_answer_reaches_the_command, .timeout = 60)
 	EXPECT_SIGNAL(p, SIGTERM);
 	cr_assert(strstr(log, "signal 15") != NULL, "the signal never reached the runner; log:\n%s", log);
 	EXPECT_OUT(p, "ran\n");
+	sp_free(p);
+}
+
+/* A runner that never answers the spawn request (it took the request and
+ * went silent) leaves sbx waiting, since the command may run; but sbx
+ * stays killable: a signal it cannot deliver ends it once the connect
+ * bound has passed since the signal. */
+Test(relay, wedged_runner_still_yields_to_a_signal, .timeout = 60)
+{
+	char *dir = it_tmpdir();
+	char *sbx = lc_sbx_with_fakerunner(dir, "hello-then-silent"), *logp;
+	struct sp *p = sp_start(&(struct sp_opts){
+		.argv = ARGV(sbx, "run", "--same-user", "--connect-timeout", "300ms", "--", HELPER, "exit", "0"),
+		.stdin_mode = SP_IN_NULL,
+		.timeout_ms = 20000,
+	});
+	long long sent;
+
+	cr_assert(asprintf(&logp, "%s/fake-log", dir) > 0);
+	sp_pump_for(p, 600);
+	cr_assert(!sp_has_exited(p), "sbx gave up on the spawn answer: %s\nstderr: %s\nfake log:\n%s",
+		  sp_status_str(p), IT_ESC_ERR(p), file_text(logp));
+	sent = sp_now_ms();
+	sp_kill(p, SIGTERM);
+	sp_wait(p);
+	EXPECT_SIGNAL(p, SIGTERM);
+	cr_assert(p->end_ms - sent < 2300, "sbx took %lld ms to end after SIGTERM (bound 300 ms)", p->end_ms - sent);
 	sp_free(p);
 }
 
