@@ -30,6 +30,15 @@
  * would hold back a line on stderr too. */
 #define PID_THEN(pidfile, ...) "sh", "-c", "echo $$ > \"$0\"; exec \"$@\"", pidfile, HELPER, __VA_ARGS__
 
+/* dir/name, kept for the test's life (itest.h it_keep). */
+static char *path_in(const char *dir, const char *name)
+{
+	char *p;
+
+	cr_assert(asprintf(&p, "%s/%s", dir, name) > 0);
+	return it_keep(p);
+}
+
 static void sleep_ms(int ms)
 {
 	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
@@ -199,7 +208,8 @@ static void stalled_then_term(bool nonblocking)
 	pid_t pid;
 	bool ended;
 
-	cr_assert(asprintf(&errp, "%s/err", dir) > 0 && asprintf(&pidp, "%s/pid", dir) > 0);
+	errp = path_in(dir, "err");
+	pidp = path_in(dir, "pid");
 	cr_assert(pipe2(fds, O_CLOEXEC) == 0);
 	/* Someone else made the shared description non-blocking. */
 	if (nonblocking)
@@ -248,7 +258,7 @@ Test(relay, stop_ignored_keeps_waiting_and_delivers_everything, .timeout = 120)
 {
 	const size_t n = 48 * MIB;
 	char *dir = it_tmpdir(), *errp, *pidp, count[32];
-	unsigned char *buf = malloc(n + 1);
+	unsigned char *buf = it_keep(malloc(n + 1));
 	size_t got = 0;
 	int fds[2], st = 0, rc;
 	long cmd;
@@ -256,7 +266,8 @@ Test(relay, stop_ignored_keeps_waiting_and_delivers_everything, .timeout = 120)
 	long long until;
 
 	cr_assert(buf != NULL);
-	cr_assert(asprintf(&errp, "%s/err", dir) > 0 && asprintf(&pidp, "%s/pid", dir) > 0);
+	errp = path_in(dir, "err");
+	pidp = path_in(dir, "pid");
 	snprintf(count, sizeof count, "%zu", n);
 	cr_assert(pipe2(fds, O_CLOEXEC) == 0);
 	/* An ignored signal stays ignored across exec. */
@@ -297,7 +308,6 @@ Test(relay, stop_ignored_keeps_waiting_and_delivers_everything, .timeout = 120)
 	cr_assert(it_pattern_mismatch(buf, got, 4242, n) < 0, "stdout differs from the pattern at byte %lld",
 		  it_pattern_mismatch(buf, got, 4242, n));
 	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "sbx: %s\nstderr: %s", status_str(st), file_text(errp));
-	free(buf);
 }
 
 /* Writing stdout fails with something other than a reader gone: the run
@@ -322,7 +332,7 @@ Test(relay, dev_full_is_a_write_error, .timeout = 30)
 
 	if (full < 0)
 		cr_skip_test("no /dev/full: %s", strerror(errno));
-	cr_assert(asprintf(&errp, "%s/err", dir) > 0);
+	errp = path_in(dir, "err");
 	pid = start(ARGV(SBX, "run", "--same-user", "--", "echo", "hi"), full, errp);
 	close(full);
 	if (!wait_end(pid, &st, 15000)) {
@@ -349,8 +359,9 @@ Test(relay, full_file_system_is_a_write_error, .timeout = 60)
 		cr_skip_test("unshare(CLONE_NEWNS): %s", strerror(errno));
 	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
 		cr_skip_test("making the mounts private: %s", strerror(errno));
-	cr_assert(asprintf(&mnt, "%s/small", dir) > 0 && asprintf(&errp, "%s/err", dir) > 0 &&
-		  asprintf(&outp, "%s/out", mnt) > 0);
+	mnt = path_in(dir, "small");
+	errp = path_in(dir, "err");
+	outp = path_in(mnt, "out");
 	cr_assert(mkdir(mnt, 0700) == 0);
 	if (mount("tmpfs", mnt, "tmpfs", 0, "size=256k") < 0)
 		cr_skip_test("mount -t tmpfs: %s", strerror(errno));
@@ -377,7 +388,8 @@ Test(relay, file_size_limit_is_a_write_error, .timeout = 30)
 	int out, st = 0;
 	pid_t pid;
 
-	cr_assert(asprintf(&errp, "%s/err", dir) > 0 && asprintf(&outp, "%s/out", dir) > 0);
+	errp = path_in(dir, "err");
+	outp = path_in(dir, "out");
 	out = open(outp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	cr_assert(out >= 0, "%s: %s", outp, strerror(errno));
 	pid = start_limited(ARGV(SBX, "run", "--same-user", "--", HELPER, "write", "out", "100000", "5"), out,
@@ -406,7 +418,7 @@ Test(relay, late_spawn_answer_is_waited_for, .timeout = 60)
 		.timeout_ms = 20000,
 	});
 
-	cr_assert(asprintf(&logp, "%s/fake-log", dir) > 0);
+	logp = path_in(dir, "fake-log");
 	log = file_text(logp);
 	EXPECT_EXIT(p, 7);
 	EXPECT_OUT(p, "ran\n");
@@ -431,7 +443,7 @@ Test(relay, signal_before_spawn_answer_reaches_the_command, .timeout = 60)
 	});
 	long long until = sp_now_ms() + 10000;
 
-	cr_assert(asprintf(&logp, "%s/fake-log", dir) > 0);
+	logp = path_in(dir, "fake-log");
 	/* The spawn request is sent once the fake has it. */
 	while (strstr(log, "got type 0x02") == NULL && sp_now_ms() < until) {
 		sleep_ms(5);
@@ -462,7 +474,7 @@ Test(relay, wedged_runner_still_yields_to_a_signal, .timeout = 60)
 	});
 	long long sent;
 
-	cr_assert(asprintf(&logp, "%s/fake-log", dir) > 0);
+	logp = path_in(dir, "fake-log");
 	sp_pump_for(p, 600);
 	cr_assert(!sp_has_exited(p), "sbx gave up on the spawn answer: %s\nstderr: %s\nfake log:\n%s",
 		  sp_status_str(p), IT_ESC_ERR(p), file_text(logp));
@@ -482,7 +494,7 @@ Test(relay, connect_timeout_never_hides_a_run, .timeout = 180)
 	char *dir = it_tmpdir(), *mark;
 	size_t ran = 0, runs = 30, sevens = 0;
 
-	cr_assert(asprintf(&mark, "%s/ran", dir) > 0);
+	mark = path_in(dir, "ran");
 	for (size_t i = 0; i < runs; i++) {
 		size_t len = 0, now;
 		char *t;
