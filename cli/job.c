@@ -119,9 +119,12 @@ int job_spawned(struct sess *s)
 /* One signal sbx received.  Before the command exists there is nothing to
  * deliver it to: a window change or a continue changes nothing, a stop
  * stops sbx (and a launcher prompting in its group) like any program, and
- * anything else interrupts: sbx dies by the signal, and the runner, seeing
- * sbx gone, ends whatever it started.  Afterwards each signal goes, once
- * and as itself, to the command's process group, which decides what it
+ * anything else interrupts until the spawn request is sent: sbx dies by
+ * the signal, and the runner, seeing sbx gone, ends whatever it started.
+ * Once the request is on its way the command may run already (only the
+ * answer is missing), and dying would say that nothing ran: the signal is
+ * sent for the runner to deliver to the command once it exists.  From then
+ * on each signal goes, once and as itself, to the command's process group, which decides what it
  * means; nothing escalates.  In pty mode a window change is a resize of the
  * command's terminal instead (which signals its foreground group itself),
  * and a continue that finds sbx back in the foreground gives the command
@@ -138,6 +141,8 @@ int job_signal(struct sess *s, int sig)
             (void)sbx_os_stop_self(sig);
             return 0;
         }
+        if (s->req_sent)
+            return send_signal(s, sig);
         s->out->result = SESSION_INTERRUPTED;
         s->out->signal = sig;
         return SBX_EINTR;

@@ -4,7 +4,14 @@
  * Data path: frames from the runner are written to our stdout/stderr as
  * soon as they arrive (blocking writes: the descriptors are shared with the
  * caller, so they are never switched to non-blocking mode, and a slow reader
- * pushes back through the channel to the child).  Our stdin is read only
+ * pushes back through the channel to the child).  Once a signal asking the
+ * command to stop has been passed on, no write may block any more: output
+ * is written a pipe's worth at a time when the descriptor is ready, and
+ * while our reader takes nothing sbx reads the channel ahead, a bounded
+ * way, for the exit; if the command has ended and the reader still takes
+ * nothing, the rest is dropped (counted as lost) and sbx ends as the
+ * command did.  A write error other than a vanished reader is recorded for
+ * main() and ends that stream like a broken pipe.  Our stdin is read only
  * while the stdin window has room, so a command that never reads its stdin
  * is never flooded and control frames are never stuck behind input.
  *
@@ -16,6 +23,7 @@
  * the terminal (it only wanted the terminal) or stops itself the same way,
  * and says continue when it runs again (job.c, with the signals).
  */
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -48,76 +56,172 @@ static const char *os_text(void)
     return sbx_os_error_text(sbx_os_last_error());
 }
 
-/* Writes a whole chunk to `h`: 0, or the write's error (< 0, not EINTR or
- * EAGAIN), or *fatal set with a session error when a signal handled
- * meanwhile failed. */
-static int write_all(struct sess *s, sbx_h *h, const uint8_t *p, size_t n, int *fatal)
+/* How long a reader must have taken nothing before sbx, asked to stop and
+ * knowing the command has ended, stops waiting for it.  Long enough that a
+ * reader that is slow but reading gets everything; short next to the
+ * patience of someone pressing Ctrl-C. */
+#define STALL_MS 500
+/* How far sbx reads the channel ahead of a stalled write, looking for the
+ * exit: far enough for everything the runner and the channel hold after
+ * the command ended; bounded, so a command that ignores the stop and
+ * writes on is still held back by its reader. */
+#define LOOKAHEAD (16u * 1024 * 1024)
+/* What one write may put once a stop was asked, when no write may block:
+ * readiness to write promises room for PIPE_BUF bytes on a pipe (and
+ * POSIX lets PIPE_BUF be as small as 512). */
+#ifdef PIPE_BUF
+#define CAREFUL_MAX PIPE_BUF
+#else
+#define CAREFUL_MAX 512
+#endif
+
+/* Where output of `to` goes: our stdout or stderr (1, 2), or for SBX_TTY
+ * the terminal's output (tty.h: our stdout, stderr or the terminal). */
+static sbx_h *out_h(struct sess *s, int to)
 {
-    *fatal = 0;
-    while (n > 0) {
-        size_t put;
-        int rc = sbx_h_write(h, p, n, &put);
-        if (rc == SBX_EINTR) {
-            /* A signal while a slow reader holds us here must still reach
-             * the command now, not when the reader catches up. */
-            if ((rc = forward_signals(s)) < 0) {
-                *fatal = 1;
-                return rc;
-            }
-            (void)sbx_conn_flush(s->c);
-            continue;
+    return to == SBX_TTY ? term_out(s->tm, s->std) : s->std[to];
+}
+
+/* The standard stream output of `to` counts as: 1 or 2, or 0 for the
+ * terminal itself, which is neither. */
+static int out_stream(const struct sess *s, int to)
+{
+    if (to != SBX_TTY)
+        return to;
+    return s->tm->out == 1 || s->tm->out == 2 ? s->tm->out : 0;
+}
+
+static void lose(struct sess *s, int to, size_t n)
+{
+    int st = out_stream(s, to);
+
+    if (st != 0)
+        s->out->lost[st] += n;
+}
+
+/* Writing `to` failed with `err`, `left` bytes of the chunk unwritten.  The
+ * stream is dropped, and the runner closes the command's end of it, so the
+ * command gets the broken pipe it would have got inline (a terminal has
+ * one output for both streams and no close: the rest is dropped, as a
+ * screen nobody reads would drop it).  EPIPE is a reader that went away,
+ * no fault of the run; anything else (a full disk, an I/O error, a file
+ * too large) loses output the caller wanted, so the first such error and
+ * every byte not written from then on are recorded for main() to report. */
+static int write_failed(struct sess *s, int to, int err, size_t left)
+{
+    int st = out_stream(s, to);
+
+    if (err != SBX_EPIPE && st != 0) {
+        if (s->out->write_err[st] == 0) {
+            s->out->write_err[st] = err;
+            s->out->write_os_err[st] = sbx_os_last_error();
         }
-        if (rc == SBX_EAGAIN) {
-            /* Someone else made the shared descriptor non-blocking (or it
-             * is the terminal's own, which is). */
-            struct sbx_wait w = { h, NULL, SBX_EV_WRITE, 0 };
-            (void)sbx_wait(&w, 1, 1000);
-            continue;
+        s->out->lost[st] += left;
+    }
+    if (to == SBX_TTY) {
+        s->tty_dead = 1;
+        return 0;
+    }
+    s->dead[to] = 1;
+    return sbx_conn_put(s->c, SBX_F_CLOSE | (unsigned)to, NULL, 0);
+}
+
+/* A write came back short, interrupted or refused: the signal that may
+ * have cut it short must reach the command now, not when the reader
+ * catches up. */
+static int signals_now(struct sess *s)
+{
+    int rc = forward_signals(s);
+
+    if (rc < 0)
+        return rc;
+    (void)sbx_conn_flush(s->c); /* a failure shows on the read side */
+    return 0;
+}
+
+/* Keeps the unwritten rest of a chunk for the relay loop to write when
+ * `to` is ready; frames stay in the channel meanwhile. */
+static int hold(struct sess *s, int to, const uint8_t *p, size_t n, int tried)
+{
+    if (s->pend_cap < n) {
+        uint8_t *nb = realloc(s->pend, n); /* n <= SBX_FRAME_MAX */
+        if (nb == NULL) {
+            set_msg(s->out, "out of memory");
+            return SBX_ENOMEM;
         }
-        if (rc < 0)
-            return rc;
+        s->pend = nb;
+        s->pend_cap = n;
+    }
+    memcpy(s->pend, p, n);
+    s->pend_off = 0;
+    s->pend_len = n;
+    s->pend_to = to;
+    s->scan_dirty = 1;
+    /* Held without a try (after a stop): the reader's grace starts now. */
+    if (!tried)
+        s->moved_ms = sbx_now_ms();
+    return 0;
+}
+
+/* One chunk of output for `to`.  The common case is one blocking write of
+ * the whole chunk (the descriptors are shared with the caller, so they are
+ * never made non-blocking, and a slow reader pushes back through the
+ * channel to the command).  What cannot be written that way is held for
+ * the relay loop: a chunk a non-blocking descriptor refused, and after a
+ * stop was asked every chunk, since from then on no write may block. */
+static int emit(struct sess *s, int to, const uint8_t *p, size_t n)
+{
+    sbx_h *h = out_h(s, to);
+    int st = out_stream(s, to), dead = to == SBX_TTY ? s->tty_dead : s->dead[to];
+    int tried = 0, rc, frc;
+
+    if (s->draining || (dead && st != 0 && s->out->write_err[st] != 0)) {
+        lose(s, to, n);
+        return 0;
+    }
+    if (dead || h == NULL)
+        return 0;
+    while (n > 0 && !s->stop_asked) {
+        size_t put = 0;
+        rc = sbx_h_write(h, p, n, &put);
+        tried = 1;
+        if (rc < 0 && rc != SBX_EINTR && rc != SBX_EAGAIN)
+            return write_failed(s, to, rc, n);
+        if (put > 0)
+            s->moved_ms = sbx_now_ms();
         p += put;
         n -= put;
+        if (n == 0)
+            break;
+        if ((frc = signals_now(s)) < 0)
+            return frc;
+        if (rc == SBX_EAGAIN)
+            break;
     }
-    return 0;
+    return n > 0 ? hold(s, to, p, n, tried) : 0;
 }
 
-/* Writes a whole chunk to our stdout or stderr.  When the reader is gone,
- * the stream is dropped and the runner is asked to close the child's end,
- * so the child gets the broken pipe it would have got inline. */
-static int relay(struct sess *s, int stream, const uint8_t *p, size_t n)
+/* Writes more of the held output, `to` being ready.  After a stop no write
+ * may block (the command may be gone, and nothing would interrupt it), so
+ * each puts at most what readiness promises. */
+static int write_held(struct sess *s)
 {
-    int fatal, rc;
+    sbx_h *h = out_h(s, s->pend_to);
+    size_t left = s->pend_len - s->pend_off, n = left, put = 0;
+    int rc;
 
-    if (s->dead[stream])
-        return 0;
-    rc = write_all(s, s->std[stream], p, n, &fatal);
-    if (rc < 0 && fatal)
-        return rc;
-    if (rc < 0) {
-        s->dead[stream] = 1;
-        return sbx_conn_put(s->c, SBX_F_CLOSE | (unsigned)stream, NULL, 0);
+    if (s->stop_asked && n > CAREFUL_MAX)
+        n = CAREFUL_MAX;
+    rc = sbx_h_write(h, s->pend + s->pend_off, n, &put);
+    if (rc < 0 && rc != SBX_EINTR && rc != SBX_EAGAIN) {
+        s->pend_off = s->pend_len = 0;
+        return write_failed(s, s->pend_to, rc, left);
     }
-    return 0;
-}
-
-/* The command's terminal output, passed as it is (its terminal did the
- * output processing).  A terminal has one output for both streams, so when
- * ours fails (the reader of our stdout is gone, the terminal hung up) the
- * rest is dropped: the command's terminal keeps working, as a terminal
- * whose screen nobody reads does. */
-static int relay_tty(struct sess *s, const uint8_t *p, size_t n)
-{
-    sbx_h *h = term_out(s->tm, s->std);
-    int fatal, rc;
-
-    if (s->tty_dead || h == NULL)
-        return 0;
-    rc = write_all(s, h, p, n, &fatal);
-    if (rc < 0 && fatal)
-        return rc;
-    if (rc < 0)
-        s->tty_dead = 1;
+    if (put > 0)
+        s->moved_ms = sbx_now_ms();
+    s->pend_off += put;
+    if (s->pend_off == s->pend_len)
+        s->pend_off = s->pend_len = 0;
     return 0;
 }
 
@@ -225,7 +329,7 @@ static int on_frame(struct sess *s, const sbx_frame *f)
     case SBX_F_DATA | SBX_STDOUT:
     case SBX_F_DATA | SBX_STDERR:
         s->out->bytes[SBX_F_STREAM(f->type)] += f->len;
-        return relay(s, (int)SBX_F_STREAM(f->type), f->payload, f->len);
+        return emit(s, (int)SBX_F_STREAM(f->type), f->payload, f->len);
     case SBX_F_CLOSE | SBX_STDOUT:
     case SBX_F_CLOSE | SBX_STDERR:
     case SBX_F_CLOSE | SBX_TTY:
@@ -235,11 +339,12 @@ static int on_frame(struct sess *s, const sbx_frame *f)
          * only stdin is the terminal, is neither). */
         if (s->tm->out == 1 || s->tm->out == 2)
             s->out->bytes[s->tm->out] += f->len;
-        return relay_tty(s, f->payload, f->len);
+        return emit(s, SBX_TTY, f->payload, f->len);
     case SBX_F_STOPPED:
         if (sbx_stopped_decode(f->payload, f->len, &stp, why) < 0)
             break;
-        return job_stopped(s, stp.signal);
+        /* Draining, the command has already exited after it. */
+        return s->draining ? 0 : job_stopped(s, stp.signal);
     case SBX_F_CLOSE | SBX_STDIN:
         /* The child's stdin is closed: stop reading ours, leaving the rest
          * unread for whoever shares it. */
@@ -368,41 +473,124 @@ oom:
     return SBX_ENOMEM;
 }
 
+/* Whether `sig` asks the command to stop (as opposed to a window change,
+ * a job-control stop or a continue): once one was delivered, sbx does not
+ * wait on a reader that has stopped reading after the command ended. */
+static int asks_stop(int sig)
+{
+    static const char *const names[] = { "INT", "TERM", "HUP", "QUIT", "USR1", "USR2", "BREAK" };
+
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+        if (term_sig_is(sig, names[i]))
+            return 1;
+    return 0;
+}
+
 int forward_signals(struct sess *s)
 {
     int sig, rc;
 
-    while ((sig = sbx_sig_take()) != 0)
+    while ((sig = sbx_sig_take()) != 0) {
         if ((rc = job_signal(s, sig)) < 0)
             return rc;
+        if (s->req_sent && asks_stop(sig) && !s->stop_asked) {
+            s->stop_asked = 1;
+            s->stop_sig = sig;
+            s->stop_at_ms = sbx_now_ms();
+            s->scan_dirty = 1;
+        }
+    }
     return 0;
 }
 
-/* The next deadline to wake up for, as a sbx_wait timeout. */
-static int next_timer(struct sess *s)
+/* Whether sbx may give up on held output: a stop was asked and the
+ * command has ended (its exit frame is among those read ahead), or the
+ * channel has (then a bad frame or the end of it is what is ahead).
+ * Looked for only when something changed. */
+static void look_ahead(struct sess *s)
 {
-    long long now = sbx_now_ms(), at;
-
-    if (s->spawned)
-        return -1;
-    at = s->spawn_deadline;
-    return at <= now ? 0 : at - now > 0x7fffffff ? 0x7fffffff : (int)(at - now);
+    if (!s->stop_asked || s->pend_len == 0 || s->end_ahead || !s->scan_dirty)
+        return;
+    s->scan_dirty = 0;
+    s->end_ahead = sbx_conn_eof(s->c) || sbx_conn_has(s->c, SBX_F_EXIT) != 0;
 }
 
-static int pump(struct sess *s)
+/* When sbx stops waiting for the answer to the spawn request, asked to
+ * stop meanwhile: a runner that does not answer within the connect bound
+ * of the signal is wedged, and sbx must not be left unkillable by it.  -1:
+ * no such bound. */
+static long long answer_deadline(const struct sess *s)
+{
+    return !s->spawned && s->stop_asked ? s->stop_at_ms + s->r->connect_ms : -1;
+}
+
+/* The next deadline to wake up for, as a sbx_wait timeout: the end of the
+ * reader's grace, once giving up is allowed, or of the wait for the spawn
+ * answer after a stop. */
+static int next_timer(struct sess *s)
+{
+    long long now = sbx_now_ms(), at = answer_deadline(s), left;
+
+    if (s->stop_asked && s->pend_len > 0 && s->end_ahead &&
+        (at < 0 || s->moved_ms + STALL_MS < at))
+        at = s->moved_ms + STALL_MS;
+    if (at < 0)
+        return -1;
+    left = at - now;
+    return left <= 0 ? 0 : left > 0x7fffffff ? 0x7fffffff : (int)left;
+}
+
+/* Takes the frames received so far, in order, until the session is done
+ * or one leaves output held (the rest waits behind it). */
+static int take_frames(struct sess *s)
 {
     sbx_frame f;
+    int rc = 0;
+
+    while (!s->done && s->pend_len == 0 && (rc = sbx_conn_next(s->c, &f)) == 1)
+        if ((rc = on_frame(s, &f)) < 0)
+            return rc;
+    if (rc < 0 && !s->done) {
+        set_msg(s->out, "protocol error: malformed frame from the runner");
+        return rc;
+    }
+    return 0;
+}
+
+/* A stop was asked, the command has ended and our reader has taken
+ * nothing for STALL_MS: what was held and what is still to come of the
+ * command's output is counted as lost, and the frames are taken up to the
+ * exit, so sbx ends as the command did instead of waiting on a reader
+ * that may never read again. */
+static int give_up_output(struct sess *s)
+{
+    lose(s, s->pend_to, s->pend_len - s->pend_off);
+    s->pend_off = s->pend_len = 0;
+    s->draining = 1;
+    return take_frames(s);
+}
+
+static int pump_loop(struct sess *s)
+{
     int rc;
 
-    s->spawn_deadline = sbx_now_ms() + s->r->connect_ms;
+    /* handshake() has queued the spawn request: a signal is the
+     * command's from now on, and the answer may take as long as starting
+     * it takes (a dead runner shows as the end of the channel). */
+    s->req_sent = 1;
     while (!s->done) {
-        struct sbx_wait w[3];
+        struct sbx_wait w[4];
         int room = s->spawned && s->in_flight < SBX_STDIN_WINDOW &&
                    sbx_conn_queued(s->c) < SBX_CLI_OUT_HIGH;
-        long long now;
+        /* With output held, the channel is read only to look for the exit
+         * after a stop, and only so far. */
+        int ahead = s->pend_len > 0 && s->stop_asked && !s->end_ahead &&
+                    sbx_conn_pending(s->c) < LOOKAHEAD;
 
         memset(w, 0, sizeof(w));
         sbx_conn_wait_entry(s->c, &w[0]);
+        if (s->pend_len > 0 && !ahead)
+            w[0].want &= ~(unsigned)SBX_EV_READ;
         if (s->in != NULL && room) {
             w[1].h = s->in;
             w[1].want = SBX_EV_READ;
@@ -414,21 +602,35 @@ static int pump(struct sess *s)
             w[2].h = s->keys;
             w[2].want = SBX_EV_READ;
         }
-        rc = sbx_wait(w, 3, next_timer(s));
+        if (s->pend_len > 0) {
+            w[3].h = out_h(s, s->pend_to);
+            w[3].want = SBX_EV_WRITE;
+        }
+        rc = sbx_wait(w, 4, next_timer(s));
         if (rc < 0 && rc != SBX_EINTR) {
             set_msg(s->out, "waiting: %s", os_text());
             return rc;
         }
         if ((rc = forward_signals(s)) < 0)
             return rc;
-        now = sbx_now_ms();
-        if (!s->spawned && now >= s->spawn_deadline) {
-            set_msg(s->out, "runner did not answer the spawn request within %d ms",
-                    s->r->connect_ms);
-            return SBX_ETIMEDOUT;
+        if (answer_deadline(s) >= 0 && sbx_now_ms() >= answer_deadline(s)) {
+            /* The command may have started; sbx ends as the signal says,
+             * and the runner, if it is alive, ends the command with it. */
+            s->out->result = SESSION_INTERRUPTED;
+            s->out->signal = s->stop_sig;
+            return SBX_EINTR;
         }
-        if (w[0].got & SBX_EV_READ) {
-            rc = sbx_conn_fill(s->c);
+        if ((w[3].got & SBX_EV_WRITE) && s->pend_len > 0) {
+            if ((rc = write_held(s)) < 0) {
+                set_msg(s->out, "out of memory");
+                return rc;
+            }
+            if (s->pend_len == 0 && (rc = take_frames(s)) < 0)
+                return rc;
+        }
+        if ((w[0].got & SBX_EV_READ) && !s->done) {
+            rc = s->pend_len > 0 ? sbx_conn_fill_ahead(s->c, LOOKAHEAD) : sbx_conn_fill(s->c);
+            s->scan_dirty = 1;
             if (rc < 0 && rc != SBX_EAGAIN && rc != SBX_EINTR) {
                 if (rc == SBX_EPROTO || rc == SBX_E2BIG)
                     set_msg(s->out, "protocol error: malformed frame header from the runner");
@@ -438,18 +640,15 @@ static int pump(struct sess *s)
                     set_msg(s->out, "reading the channel: %s", os_text());
                 return rc;
             }
-            while (!s->done && (rc = sbx_conn_next(s->c, &f)) == 1)
-                if ((rc = on_frame(s, &f)) < 0)
-                    return rc;
-            if (rc < 0) {
-                set_msg(s->out, "protocol error: malformed frame from the runner");
+            if ((rc = take_frames(s)) < 0)
                 return rc;
-            }
-            if (s->done)
-                break;
-            if (sbx_conn_eof(s->c))
-                goto runner_gone;
         }
+        if (s->done)
+            break;
+        /* The end of the channel counts once every frame before it is
+         * taken: with output held, the exit may still be waiting. */
+        if (s->pend_len == 0 && sbx_conn_eof(s->c))
+            goto runner_gone;
         if ((w[1].got & SBX_EV_READ) && s->in != NULL)
             if ((rc = read_stdin(s)) < 0) {
                 set_msg(s->out, "out of memory");
@@ -468,6 +667,14 @@ static int pump(struct sess *s)
             return rc;
         }
         /* EPIPE on write: the runner is gone; the read side reports it. */
+        look_ahead(s);
+        if (s->stop_asked && s->pend_len > 0 && s->end_ahead &&
+            sbx_now_ms() - s->moved_ms >= STALL_MS) {
+            if ((rc = give_up_output(s)) < 0)
+                return rc;
+            if (!s->done && sbx_conn_eof(s->c))
+                goto runner_gone;
+        }
     }
     return 0;
 runner_gone:
@@ -475,6 +682,16 @@ runner_gone:
     set_msg(s->out, "runner exited unexpectedly%s",
             sbx_conn_pending(s->c) ? " in the middle of a frame" : "");
     return SBX_EPIPE;
+}
+
+static int pump(struct sess *s)
+{
+    int rc = pump_loop(s);
+
+    free(s->pend);
+    s->pend = NULL;
+    s->pend_cap = s->pend_off = s->pend_len = 0;
+    return rc;
 }
 
 void session_run(const struct session_req *r, struct session_out *out)

@@ -26,8 +26,9 @@ struct session_req {
                            in sbx's process group, and allow time to type */
     int others;         /* the runner runs as another unprivileged account:
                            the channel must be reachable by it */
-    int connect_ms;     /* bound on launch, connect, handshake and the
-                           answer to the spawn request */
+    int connect_ms;     /* bound on launch, connect and handshake; the
+                           answer to the spawn request is awaited without
+                           one (the command may be running already) */
     struct term *term;  /* the terminal side, decided by term_decide() and
                            matching spawn.tty; the session switches it
                            between raw and restored and leaves it restored

@@ -3,6 +3,8 @@
 #ifndef SBX_SESSION_INT_H
 #define SBX_SESSION_INT_H
 
+#include <stdint.h>
+
 #include "conn.h"
 #include "os.h"
 #include "rules.h"
@@ -26,8 +28,31 @@ struct sess {
     int dead[3];          /* writing there failed: drop that stream */
     int tty_dead;         /* writing the terminal's output failed */
     size_t in_flight;     /* stdin and keys sent, not yet acknowledged */
+    int req_sent;         /* the spawn request is queued: from then on a
+                             signal is the command's (queued as a frame
+                             for the runner to deliver once it exists) */
     int spawned, done;
-    long long spawn_deadline; /* the runner must answer spawn by then */
+    int stop_asked;       /* a signal asking the command to stop (INT,
+                             TERM, HUP, QUIT, USR1, USR2; Windows BREAK)
+                             was sent: output writes must never block */
+    int stop_sig;         /* the first such signal, and when it was sent */
+    long long stop_at_ms;
+    /* The unwritten rest of the current output chunk, a copy of our own
+     * (the channel may be read meanwhile), for pend_to: 1 or 2 (our
+     * stdout or stderr) or SBX_TTY (the terminal's output).  While it is
+     * there, no frame is taken from the channel: output stays in order. */
+    uint8_t *pend;
+    size_t pend_cap, pend_off, pend_len;
+    int pend_to;
+    long long moved_ms;   /* when a write of output last took any bytes */
+    int end_ahead;        /* with output held after a stop: the exit frame
+                             (or the end of the channel) is among the
+                             frames read ahead */
+    int scan_dirty;       /* something changed since end_ahead was looked
+                             for */
+    int draining;         /* the command ended after a stop while our
+                             reader did not read: output is counted as
+                             lost instead of written, up to the exit */
     int runner_died;
     long long bg_stop_at; /* when sbx last came back from a stop still in
                              the background */

@@ -33,14 +33,14 @@ void sbx_conn_free(sbx_conn *c)
     free(c);
 }
 
-int sbx_conn_fill(sbx_conn *c)
+/* One read into the room the reader prepared. */
+static int fill_into(sbx_conn *c, uint8_t *p, size_t n)
 {
-    uint8_t *p;
-    size_t n, got;
+    size_t got;
     int rc;
 
-    if ((rc = sbx_frame_reader_prepare(&c->in, &p, &n)) < 0)
-        return rc;
+    if (n == 0)
+        return SBX_EAGAIN; /* a full look-ahead: a read of 0 is not EOF */
     if ((rc = sbx_h_read(c->h, p, n, &got)) < 0)
         return rc;
     if (got == 0) {
@@ -49,6 +49,33 @@ int sbx_conn_fill(sbx_conn *c)
     }
     sbx_frame_reader_commit(&c->in, got);
     return (int)(got > 0x7fffffff ? 0x7fffffff : got);
+}
+
+int sbx_conn_fill(sbx_conn *c)
+{
+    uint8_t *p;
+    size_t n;
+    int rc;
+
+    if ((rc = sbx_frame_reader_prepare(&c->in, &p, &n)) < 0)
+        return rc;
+    return fill_into(c, p, n);
+}
+
+int sbx_conn_fill_ahead(sbx_conn *c, size_t limit)
+{
+    uint8_t *p;
+    size_t n;
+    int rc;
+
+    if ((rc = sbx_frame_reader_prepare_ahead(&c->in, limit, &p, &n)) < 0)
+        return rc;
+    return fill_into(c, p, n);
+}
+
+int sbx_conn_has(const sbx_conn *c, unsigned type)
+{
+    return sbx_frame_reader_has(&c->in, type);
 }
 
 int sbx_conn_next(sbx_conn *c, sbx_frame *f)

@@ -27,6 +27,16 @@ int sbx_conn_fill(sbx_conn *c);
  * the byte stream is not valid frames.  The frame points into the reader's
  * buffer and stays valid until the next sbx_conn_fill(). */
 int sbx_conn_next(sbx_conn *c, sbx_frame *f);
+/* Reading ahead: a fill that keeps the frames not yet returned and makes
+ * room for more until `limit` bytes are buffered
+ * (sbx_frame_reader_prepare_ahead); then SBX_EAGAIN without reading, so a
+ * caller polls the channel only while sbx_conn_pending() < limit.  For a
+ * receiver that must see what comes further on before it can take the
+ * next frame. */
+int sbx_conn_fill_ahead(sbx_conn *c, size_t limit);
+/* Whether a complete frame of `type` is among those received and not yet
+ * returned: 1, 0, or < 0 when a bad frame comes first (nothing consumed). */
+int sbx_conn_has(const sbx_conn *c, unsigned type);
 /* Whether the peer has closed its end (a fill saw end of file). */
 int sbx_conn_eof(const sbx_conn *c);
 /* Bytes received but not yet returned as frames: at end of file, a frame

@@ -197,6 +197,53 @@ size_t sbx_frame_reader_pending(const sbx_frame_reader *r)
     return r->wr - r->rd;
 }
 
+int sbx_frame_reader_prepare_ahead(sbx_frame_reader *r, size_t limit, uint8_t **p, size_t *n)
+{
+    size_t want, most;
+    uint8_t *nb;
+    int rc;
+
+    if ((rc = sbx_frame_reader_prepare(r, p, n)) < 0)
+        return rc;
+    /* prepare() has compacted when the tail was short, so growing is the
+     * only way to more room; past the limit the caller stops reading. */
+    if (*n >= READER_MIN_ROOM || r->wr - r->rd >= limit)
+        return 0;
+    most = limit > SIZE_MAX - SBX_FRAME_HDR - SBX_CHUNK ? SIZE_MAX
+                                                        : limit + SBX_FRAME_HDR + SBX_CHUNK;
+    want = r->cap > most / 2 ? most : r->cap * 2;
+    if (want <= r->cap)
+        return 0;
+    if ((nb = realloc(r->buf, want)) == NULL)
+        return SBX_ENOMEM;
+    r->buf = nb;
+    r->cap = want;
+    *p = r->buf + r->wr;
+    *n = r->cap - r->wr;
+    return 0;
+}
+
+int sbx_frame_reader_has(const sbx_frame_reader *r, unsigned type)
+{
+    size_t at = r->rd;
+
+    if (r->err)
+        return r->err;
+    while (r->wr - at >= SBX_FRAME_HDR) {
+        unsigned t;
+        size_t len;
+        int rc = sbx_frame_hdr_get(r->buf + at, &t, &len);
+        if (rc < 0)
+            return rc;
+        if (r->wr - at - SBX_FRAME_HDR < len)
+            return 0;
+        if (t == type)
+            return 1;
+        at += SBX_FRAME_HDR + len;
+    }
+    return 0;
+}
+
 void sbx_outq_init(sbx_outq *q)
 {
     memset(q, 0, sizeof(*q));

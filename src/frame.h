@@ -97,6 +97,22 @@ int sbx_frame_reader_next(sbx_frame_reader *r, sbx_frame *f);
 /* Bytes received but not yet returned as frames (a truncated frame at EOF). */
 size_t sbx_frame_reader_pending(const sbx_frame_reader *r);
 
+/* Reading ahead, for a receiver that holds frames back while it waits for
+ * one further on (sbx, stalled on its own stdout, looking for the exit).
+ * prepare_ahead() is prepare() that also makes room for the frames after
+ * the current one while fewer than `limit` bytes are buffered: the buffer
+ * grows to at most `limit` + SBX_FRAME_HDR + SBX_CHUNK bytes (or the one
+ * frame prepare() allows, if larger), so a peer that sends on and on is
+ * held back by the caller's not reading.  *n is 0 only when `limit` bytes
+ * are buffered and the current frame is complete: nothing to read then.
+ * Frames returned by next() before it are invalid afterwards, as after
+ * prepare(). */
+int sbx_frame_reader_prepare_ahead(sbx_frame_reader *r, size_t limit, uint8_t **p, size_t *n);
+/* Looks through the buffered bytes without consuming anything: 1 when a
+ * complete frame of `type` is buffered, 0 when none is (yet), or the error
+ * next() will give when a bad header comes before one. */
+int sbx_frame_reader_has(const sbx_frame_reader *r, unsigned type);
+
 /* Outgoing queue of encoded frames, drained by the caller's writes. */
 typedef struct sbx_outq {
     uint8_t *buf;

@@ -47,7 +47,8 @@
 #define SBX_KILL_AFTER_MS 5000
 
 /* sbx's --connect-timeout default: the bound on launching the runner, its
- * connection, the handshake and its answer to the spawn request. */
+ * connection and the handshake (not the answer to the spawn request, which
+ * may come after the command has started). */
 #define SBX_CONNECT_MS 10000
 
 /* The runner's bound on receiving the nonce and channel name, and then

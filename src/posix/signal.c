@@ -15,6 +15,15 @@ static volatile sig_atomic_t sig_any;
  * something may have exited since it was last asked. */
 static volatile sig_atomic_t chld_gen = 1;
 
+/* SIGXFSZ is caught by a handler that does nothing, so a write past
+ * RLIMIT_FSIZE fails with EFBIG, which the caller reports, instead of
+ * killing the process without a word; unlike SIG_IGN, a caught signal is
+ * back at its default in whatever this process executes. */
+static void on_xfsz(int sig)
+{
+    (void)sig;
+}
+
 static void on_signal(int sig)
 {
     int saved = errno;
@@ -44,6 +53,10 @@ int sbx_sig_init(const int *watch)
     sigemptyset(&sa.sa_mask);
     sa.sa_handler = SIG_IGN;
     if (sigaction(SIGPIPE, &sa, NULL) < 0)
+        return sbx__sys_err(errno);
+    sa.sa_handler = on_xfsz;
+    sa.sa_flags = SA_RESTART;
+    if (sigaction(SIGXFSZ, &sa, NULL) < 0)
         return sbx__sys_err(errno);
     sa.sa_handler = on_signal;
     /* Without SA_NOCLDSTOP: a command that stops or continues is news

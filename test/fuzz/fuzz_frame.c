@@ -8,6 +8,10 @@
  * check written from docs/protocol.md.  A real receiver sees arbitrary read
  * boundaries, so the reader must not depend on them.
  *
+ * A fourth decoding leaves frames in the reader, reading ahead up to a
+ * small limit as sbx does behind a stalled stdout, and checks at every
+ * step that looking for a frame type ahead agrees with the reference.
+ *
  * The frames found are also re-encoded through the outgoing queue, drained
  * in random amounts as a writer would (the encoder must give back exactly
  * the bytes they came from), and, as a receiver does, checked against both
@@ -462,6 +466,99 @@ static void run(const uint8_t *d, size_t size, enum mode m, const struct ref *re
     CHECK(r.buf == NULL && r.cap == 0);
 }
 
+/* ---- reading ahead (sbx with its stdout stalled) ---- */
+
+/* What has() should say about the bytes d[from, to): the walk of ref_walk
+ * over what has arrived. */
+static int ref_has(const uint8_t *d, size_t from, size_t to, unsigned type)
+{
+    while (to - from >= SBX_FRAME_HDR) {
+        unsigned t;
+        size_t n;
+        int rc = sbx_frame_hdr_get(d + from, &t, &n);
+        if (rc < 0)
+            return rc;
+        if (to - from - SBX_FRAME_HDR < n)
+            return 0;
+        if (t == type)
+            return 1;
+        from += SBX_FRAME_HDR + n;
+    }
+    return 0;
+}
+
+/* Frames are left in the reader, up to a small limit, and taken at random
+ * moments; has() must agree with the reference at every step, the buffer
+ * stay within its bound, and the frames come out as in the other runs. */
+static void run_ahead(const uint8_t *d, size_t size, const struct ref *ref)
+{
+    static const unsigned looked_for[] = { SBX_F_EXIT, SBX_F_DATA | SBX_STDOUT, SBX_F_HELLO };
+    sbx_frame_reader r;
+    uint64_t rng = fnv1a(d, size) ^ 0x5a;
+    size_t limit = 1 + (size_t)(rng_next(&rng) % 4096), fed = 0, at = 0, nframes = 0;
+    size_t bound = limit + SBX_FRAME_HDR + SBX_CHUNK;
+    int err = 0;
+    sbx_frame f;
+
+    if (bound < SBX_FRAME_HDR + SBX_FRAME_MAX)
+        bound = SBX_FRAME_HDR + SBX_FRAME_MAX;
+    sbx_frame_reader_init(&r);
+    for (;;) {
+        uint8_t *p = NULL;
+        size_t room = 0, k;
+        int rc, take = (rng_next(&rng) & 3) == 0 || fed == size, full = 0;
+
+        if (!take) {
+            rc = sbx_frame_reader_prepare_ahead(&r, limit, &p, &room);
+            if (rc < 0) {
+                err = rc;
+                break;
+            }
+            CHECK(r.cap <= bound);
+            CHECK(r.rd <= r.wr && r.wr <= r.cap);
+            CHECK(room == r.cap - r.wr);
+            /* Refused only once the limit is reached with a whole frame. */
+            if (room == 0) {
+                CHECK(r.wr - r.rd >= limit);
+                take = full = 1;
+            }
+        }
+        if (take) {
+            rc = sbx_frame_reader_next(&r, &f);
+            if (rc < 0) {
+                err = rc;
+                break;
+            }
+            if (rc == 0) {
+                CHECK(!full);
+                if (fed == size)
+                    break;
+                continue;
+            }
+            CHECK(f.type == d[at + 4] && f.len == be32(d + at));
+            CHECK(f.len == 0 || memcmp(f.payload, d + at + SBX_FRAME_HDR, f.len) == 0);
+            at += SBX_FRAME_HDR + f.len;
+            nframes++;
+        } else {
+            k = piece(PIECES, &rng, size - fed);
+            if (k > room)
+                k = room;
+            if (k > size - fed)
+                k = size - fed;
+            memcpy(p, d + fed, k);
+            sbx_frame_reader_commit(&r, k);
+            fed += k;
+        }
+        for (size_t i = 0; i < sizeof(looked_for) / sizeof(looked_for[0]); i++)
+            CHECK(sbx_frame_reader_has(&r, looked_for[i]) == ref_has(d, at, fed, looked_for[i]));
+        CHECK(sbx_frame_reader_pending(&r) == fed - at);
+    }
+    CHECK(nframes == ref->nframes);
+    CHECK(at == ref->consumed);
+    CHECK(err == ref->err);
+    sbx_frame_reader_free(&r);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     struct ref ref;
@@ -471,5 +568,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (size <= BYTEWISE_MAX)
         run(data, size, BYTEWISE, &ref);
     run(data, size, PIECES, &ref);
+    run_ahead(data, size, &ref);
     return 0;
 }

@@ -39,6 +39,12 @@
  *                            connection without a word; the fake itself
  *                            never connects (another local process of the
  *                            same uid racing the runner to the socket)
+ *   slow-spawned             after the handshake, sleeps 300 ms (a command
+ *                            slow to start), then spawned, logs "ran",
+ *                            stdout data "ran\n"; then waits 200 ms for a
+ *                            signal frame from sbx (one sent meanwhile
+ *                            included): with one, logs "signal N" and
+ *                            answers exit as killed by N; else exit 7
  *
  * "After the handshake" means: a valid hello, and sbx's hello and spawn
  * frames received, so sbx is waiting for spawned.
@@ -73,6 +79,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 #define NONCE_HEX 64
@@ -86,6 +93,7 @@ enum {
 	F_SPAWN = 0x02,
 	F_SPAWNED = 0x03,
 	F_EXIT = 0x05,
+	F_SIGNAL = 0x06,
 	F_STDOUT = 0x11,
 	F_STDOUT_CLOSE = 0x21,
 	F_STDIN_ACK = 0x30,
@@ -423,6 +431,53 @@ static void send_spawned(int fd)
 	send_json(fd, F_SPAWNED, json);
 }
 
+/* The first signal frame from sbx within ms milliseconds: its number, or
+ * 0 when none came (other frames are read and skipped). */
+static int await_signal(int fd, int ms)
+{
+	for (;;) {
+		unsigned char h[8], body[4096];
+		uint32_t len;
+		const char *at;
+
+		if (read_exact(fd, h, 8, ms) < 0)
+			return 0;
+		len = (uint32_t)h[0] << 24 | (uint32_t)h[1] << 16 | (uint32_t)h[2] << 8 | h[3];
+		logf_("got type 0x%02x len %lu", h[4], (unsigned long)len);
+		if (len >= sizeof body)
+			quit(6, "sbx sent a frame larger than the fake expects after spawned");
+		if (read_exact(fd, body, len, 10000) < 0)
+			return 0;
+		body[len] = '\0';
+		if (h[4] == F_SIGNAL && (at = strstr((char *)body, "\"signal\":")) != NULL)
+			return atoi(at + 9);
+	}
+}
+
+/* The command takes longer to start than sbx's connect bound: sbx must
+ * wait for the answer, and a signal it gets meanwhile is the command's. */
+static _Noreturn void slow_spawned(int fd)
+{
+	struct timespec ts = { 0, 300 * 1000000L };
+	char json[96];
+	int sig;
+
+	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+		;
+	send_spawned(fd);
+	logf_("ran");
+	send_frame(fd, F_STDOUT, "ran\n", 4);
+	sig = await_signal(fd, 200);
+	if (sig > 0) {
+		logf_("signal %d", sig);
+		snprintf(json, sizeof json, "{\"how\":\"signaled\",\"signal\":%d,\"core\":false}", sig);
+	} else {
+		snprintf(json, sizeof json, "{\"how\":\"exited\",\"code\":7}");
+	}
+	send_json(fd, F_EXIT, json);
+	drain_until_eof(fd);
+}
+
 /* Another process, not the one sbx started, connects and holds on.  It
  * stays in the fake's process group, so sbx ending the runner's group ends
  * it too; its own alarm bounds it otherwise (alarms are not inherited). */
@@ -512,6 +567,8 @@ int main(int argc, char **argv)
 
 	handshake(fd, nonce);
 
+	if (strcmp(mode, "slow-spawned") == 0)
+		slow_spawned(fd);
 	if (strcmp(mode, "oversize") == 0) {
 		send_raw_header(fd, 0x7fffffffu, F_SPAWNED, NULL, 0);
 		drain_until_eof(fd);

@@ -454,3 +454,110 @@ Test(frame, random_streams_round_trip)
         sbx_outq_free(&q);
     }
 }
+
+/* Reading ahead: frames pile up unconsumed up to the limit and no
+ * further, has() finds the exit behind them, and next() then returns them
+ * all in order. */
+Test(frame, reader_ahead_holds_frames_up_to_the_limit)
+{
+    const size_t limit = 1024 * 1024, chunk = 200000;
+    uint8_t *data = malloc(chunk);
+    sbx_outq q;
+    sbx_frame_reader r;
+    sbx_frame f;
+    size_t off = 0, total, frames = 0;
+    uint8_t *dst;
+    size_t room;
+
+    cr_assert_not_null(data);
+    memset(data, 'y', chunk);
+    sbx_outq_init(&q);
+    for (int i = 0; i < 8; i++)
+        cr_assert_eq(sbx_outq_put(&q, SBX_F_DATA | SBX_STDOUT, data, chunk), 0);
+    cr_assert_eq(sbx_outq_put(&q, SBX_F_EXIT, "{\"how\":\"exited\",\"code\":0}", 25), 0);
+    total = sbx_outq_len(&q);
+    sbx_frame_reader_init(&r);
+    /* The first frame is taken, as a receiver would before it stalls. */
+    cr_assert_eq(sbx_frame_reader_prepare(&r, &dst, &room), 0);
+    room = room < total ? room : total;
+    memcpy(dst, sbx_outq_data(&q), room);
+    sbx_frame_reader_commit(&r, room);
+    off = room;
+    cr_assert_eq(sbx_frame_reader_next(&r, &f), 1);
+    frames++;
+    for (;;) {
+        cr_assert_eq(sbx_frame_reader_prepare_ahead(&r, limit, &dst, &room), 0);
+        if (room == 0 || off == total)
+            break;
+        room = room < total - off ? room : total - off;
+        memcpy(dst, sbx_outq_data(&q) + off, room);
+        sbx_frame_reader_commit(&r, room);
+        off += room;
+        cr_assert_leq(r.cap, limit + SBX_FRAME_HDR + SBX_CHUNK);
+    }
+    cr_assert_geq(sbx_frame_reader_pending(&r), limit, "buffered up to the limit");
+    cr_assert_lt(off, total, "and not further");
+    cr_assert_eq(sbx_frame_reader_has(&r, SBX_F_EXIT), 0, "the exit is not read yet");
+    /* A taker that moves on lets the rest in (less than the limit), with
+     * the exit at the end. */
+    while (sbx_frame_reader_next(&r, &f) == 1)
+        frames++;
+    while (off < total) {
+        cr_assert_eq(sbx_frame_reader_prepare_ahead(&r, limit, &dst, &room), 0);
+        cr_assert_gt(room, 0);
+        room = room < total - off ? room : total - off;
+        memcpy(dst, sbx_outq_data(&q) + off, room);
+        sbx_frame_reader_commit(&r, room);
+        off += room;
+    }
+    cr_assert_eq(sbx_frame_reader_has(&r, SBX_F_EXIT), 1);
+    cr_assert_eq(sbx_frame_reader_has(&r, SBX_F_SPAWNED), 0);
+    while (sbx_frame_reader_next(&r, &f) == 1) {
+        frames++;
+        if (frames <= 8)
+            cr_assert(f.type == (SBX_F_DATA | SBX_STDOUT) && f.len == chunk && f.payload[0] == 'y');
+        else
+            cr_assert_eq(f.type, SBX_F_EXIT);
+    }
+    cr_assert_eq(frames, 9);
+    cr_assert_eq(sbx_frame_reader_pending(&r), 0);
+    sbx_frame_reader_free(&r);
+    sbx_outq_free(&q);
+    free(data);
+}
+
+/* has() looks at complete frames only, stops at a bad header with the
+ * error next() will give, and consumes nothing. */
+Test(frame, reader_has_stops_at_bad_and_partial_frames)
+{
+    static const uint8_t ack_then_exit[] = "\0\0\0\4\x30\0\0\0\0\0\0\1"
+                                           "\0\0\0\2\x05\0\0\0{}";
+    sbx_frame_reader r;
+    sbx_frame f;
+    uint8_t *dst;
+    size_t room;
+
+    sbx_frame_reader_init(&r);
+    cr_assert_eq(sbx_frame_reader_prepare(&r, &dst, &room), 0);
+    memcpy(dst, ack_then_exit, 21);
+    sbx_frame_reader_commit(&r, 21);
+    cr_assert_eq(sbx_frame_reader_has(&r, SBX_F_EXIT), 0, "one byte short");
+    cr_assert_eq(sbx_frame_reader_prepare(&r, &dst, &room), 0);
+    memcpy(dst, ack_then_exit + 21, 1);
+    sbx_frame_reader_commit(&r, 1);
+    cr_assert_eq(sbx_frame_reader_has(&r, SBX_F_EXIT), 1);
+    cr_assert_eq(sbx_frame_reader_has(&r, SBX_F_STDIN_ACK), 1);
+    cr_assert_eq(sbx_frame_reader_pending(&r), 22, "nothing consumed");
+    cr_assert_eq(sbx_frame_reader_next(&r, &f), 1);
+    cr_assert_eq(f.type, SBX_F_STDIN_ACK);
+    sbx_frame_reader_free(&r);
+
+    sbx_frame_reader_init(&r);
+    cr_assert_eq(sbx_frame_reader_prepare(&r, &dst, &room), 0);
+    memcpy(dst, "\0\0\0\4\x30\0\0\0\0\0\0\1\0\0\0\2\x99\0\0\0{}", 22);
+    sbx_frame_reader_commit(&r, 22);
+    cr_assert_eq(sbx_frame_reader_has(&r, SBX_F_EXIT), SBX_EPROTO);
+    cr_assert_eq(sbx_frame_reader_next(&r, &f), 1, "the good frame before it is still there");
+    cr_assert_eq(sbx_frame_reader_next(&r, &f), SBX_EPROTO);
+    sbx_frame_reader_free(&r);
+}
