@@ -515,8 +515,9 @@ static int cmd_run(int argc, char **argv)
     struct term term;
     char *cwd = NULL, *runner, **env, **launcher = NULL;
     char errors[1200] = "";
-    long long status;
-    int at, rc;
+    long long status = 0;
+    struct sbx_exit end_like; /* with ends_like: end the way the command did */
+    int at, rc, ends_like = 0;
 
     if ((ops = calloc((size_t)argc + 1, sizeof(*ops))) == NULL)
         die("%s", "out of memory");
@@ -672,13 +673,15 @@ static int cmd_run(int argc, char **argv)
                 st.signal = 0;
             }
             write_report("write_error", exit_status_of(&st), &out, errors);
-            session_out_free(&out);
-            sbx_os_exit_like(&st);
+            end_like = st;
+            ends_like = 1;
+            break;
         }
         write_report(out.st.how == SBX_SIGNALED ? "signaled" : "exited", exit_status_of(&out.st),
                      &out, NULL);
-        session_out_free(&out);
-        sbx_os_exit_like(&out.st);
+        end_like = out.st;
+        ends_like = 1;
+        break;
     case SESSION_SPAWN_FAILED: {
         char msg[1024];
         status = spawn_failure(&out, argv[optind], cwd, msg, sizeof(msg));
@@ -691,7 +694,9 @@ static int cmd_run(int argc, char **argv)
         struct sbx_exit st = { SBX_SIGNALED, 0, out.signal, 0, 0 };
         write_report("signaled", 128 + out.signal, &out,
                      add_error(errors, sizeof(errors), "interrupted before the command started"));
-        sbx_os_exit_like(&st);
+        end_like = st;
+        ends_like = 1;
+        break;
     }
     default:
         fprintf(stderr, "sbx: %s\n", out.msg);
@@ -705,6 +710,9 @@ static int cmd_run(int argc, char **argv)
     free(runner);
     free(ops);
     free_launcher(launcher);
+    /* Everything freed first: sbx_os_exit_like() does not return. */
+    if (ends_like)
+        sbx_os_exit_like(&end_like);
     return (int)status;
 }
 

@@ -389,9 +389,12 @@ Test(request, runner_joins_a_request_sent_in_parts, .timeout = 60)
 	while (!exited && fake_get(&fk, &type, &payload, &len, 20000)) {
 		if (type == 0x03)
 			spawned = true;
-		else if (type == 0x11)
-			cr_assert(asprintf(&out, "%s%s", out ? out : "", payload) > 0);
-		else if (type == 0x05)
+		else if (type == 0x11) {
+			char *more;
+			cr_assert(asprintf(&more, "%s%s", out ? out : "", payload) > 0);
+			free(out);
+			out = more;
+		} else if (type == 0x05)
 			exited = true;
 		else
 			cr_assert(type == 0x20 || type == 0x21 || type == 0x22 || type == 0x30, "frame 0x%02x: %s", type, payload);
