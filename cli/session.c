@@ -281,7 +281,9 @@ bad:
     return SBX_EPROTO;
 }
 
-static int handshake(struct sess *s, const char *nonce)
+/* peer_pid: who the channel says the runner is (> 0), which its hello must
+ * say too. */
+static int handshake(struct sess *s, const char *nonce, long long peer_pid)
 {
     const struct session_req *r = s->r;
     long long deadline = sbx_now_ms() + r->connect_ms;
@@ -332,6 +334,11 @@ static int handshake(struct sess *s, const char *nonce)
     if ((rc = sbx_hello_check(&hello, nonce, why)) < 0) {
         set_msg(s->out, "%s%s", why, rc == SBX_EPEER ? "; refusing the connection" : "");
         return rc;
+    }
+    if (peer_pid > 0 && hello.pid != peer_pid) {
+        set_msg(s->out, "runner's hello names pid %lld, but pid %lld wrote it; refusing the "
+                        "connection", hello.pid, peer_pid);
+        return SBX_EPEER;
     }
 
     memset(&hello, 0, sizeof(hello));
@@ -483,9 +490,9 @@ void session_run(const struct session_req *r, struct session_out *out)
     sbx_listener *l = NULL;
     struct sbx_peer peer;
     struct sbx_exit rst;
-    char nonce[SBX_NONCE_HEX + 1], name[512], said[SESSION_MSG] = "";
-    sbx_h *conn = NULL, *runner_err = NULL;
-    int rc, wait_ms, connected = 0;
+    char nonce[SBX_NONCE_HEX + 1], name[512] = "", said[SESSION_MSG] = "";
+    sbx_h *conn = NULL, *runner_err = NULL, *pair[2] = { NULL, NULL };
+    int rc, wait_ms, connected = 0, named = 0;
 
     memset(out, 0, sizeof(*out));
     memset(&s, 0, sizeof(s));
@@ -514,19 +521,35 @@ void session_run(const struct session_req *r, struct session_out *out)
     if ((rc = launch_nonce(nonce, out->msg)) < 0)
         goto done;
 
-    if ((rc = sbx_chan_listen(&l, name, sizeof(name), r->others)) < 0) {
+    /* The channel: a nameless pair whose other end becomes the runner's
+     * stdin where the platform can (POSIX), else a named rendezvous
+     * (Windows, where the runner started through the elevation prompt
+     * inherits nothing). */
+    rc = sbx_chan_pair(&pair[0], &pair[1]);
+    if (rc == SBX_ENOTSUP) {
+        named = 1;
+        rc = sbx_chan_listen(&l, name, sizeof(name), r->others);
+    }
+    if (rc < 0) {
         set_msg(out, "cannot create the channel: %s", os_text());
         goto done;
     }
-    if ((rc = launch_start(r, nonce, name, &s.runner, &s.secret, &runner_err, out->msg)) < 0)
+    if ((rc = launch_start(r, nonce, name, named ? NULL : pair, &s.runner, &s.secret, &runner_err,
+                           out->msg)) < 0)
         goto done;
 
     wait_ms = r->connect_ms;
     if ((r->launcher != NULL && r->interactive) || r->elevate)
         wait_ms = wait_ms > 0x7fffffff - SBX_PROMPT_MS ? 0x7fffffff : wait_ms + SBX_PROMPT_MS;
-    rc = sbx_chan_accept(l, wait_ms, s.runner, &conn, &peer);
-    sbx_listener_close(l);
-    l = NULL;
+    if (named) {
+        rc = sbx_chan_accept(l, wait_ms, s.runner, &conn, &peer);
+        sbx_listener_close(l);
+        l = NULL;
+    } else if ((rc = sbx_chan_first_writer(pair[0], wait_ms, s.runner, &peer)) == 0) {
+        /* The runner's first bytes are there, and who wrote them. */
+        conn = pair[0];
+        pair[0] = NULL;
+    }
     if (rc == SBX_EINTR) {
         (void)forward_signals(&s);
         goto done;
@@ -550,7 +573,8 @@ void session_run(const struct session_req *r, struct session_out *out)
         goto done;
     }
     if (rc < 0) {
-        set_msg(out, "accepting the runner's connection: %s", os_text());
+        set_msg(out, "%s the runner's connection: %s", named ? "accepting" : "waiting for",
+                os_text());
         goto done;
     }
     connected = 1;
@@ -562,7 +586,7 @@ void session_run(const struct session_req *r, struct session_out *out)
     }
     if ((rc = launch_check_peer(r, s.runner, &peer, out->msg)) < 0)
         goto done;
-    if ((rc = handshake(&s, nonce)) < 0)
+    if ((rc = handshake(&s, nonce, peer.pid)) < 0)
         goto done;
     rc = pump(&s);
 done:
@@ -570,6 +594,8 @@ done:
      * its own modes back before anything else is said on it. */
     term_release(s.tm);
     sbx_listener_close(l);
+    sbx_h_close(pair[0]);
+    sbx_h_close(pair[1]);
     sbx_conn_free(s.c);
     sbx_h_close(s.in);
     if (s.keys_owned)
