@@ -270,3 +270,11 @@ int launch_reap(sbx_proc **runner, int ms, struct sbx_exit *st)
     *runner = NULL;
     return seen;
 }
+
+void launch_forget(sbx_proc **runner)
+{
+    /* Reaped if it has exited already; else left to end by itself, and
+     * to whoever adopts it once sbx is gone. */
+    sbx_proc_free(*runner);
+    *runner = NULL;
+}

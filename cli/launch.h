@@ -54,4 +54,9 @@ int launch_check_peer(const struct session_req *r, sbx_proc *runner,
  * SBX_ETIMEDOUT. */
 int launch_reap(sbx_proc **runner, int ms, struct sbx_exit *st);
 
+/* Lets go of the runner without waiting for it or ending it (*runner
+ * becomes NULL; NULL is accepted): for a runner known to be on its way
+ * out, which ends on its own. */
+void launch_forget(sbx_proc **runner);
+
 #endif

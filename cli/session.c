@@ -492,7 +492,7 @@ void session_run(const struct session_req *r, struct session_out *out)
     struct sbx_exit rst;
     char nonce[SBX_NONCE_HEX + 1], name[512] = "", said[SESSION_MSG] = "";
     sbx_h *conn = NULL, *runner_err = NULL, *pair[2] = { NULL, NULL };
-    int rc, wait_ms, connected = 0, named = 0;
+    int rc, wait_ms, connected = 0, named = 0, own_session;
 
     memset(out, 0, sizeof(*out));
     memset(&s, 0, sizeof(s));
@@ -604,11 +604,28 @@ done:
     sbx_h_close(s.std[2]);
     sbx_h_close(s.secret);
     /* The runner ends on its own once the channel is closed.  After a
-     * clean exit frame it is on its way out; after a failure it may be
-     * wedged, and nothing it could still say matters. */
-    wait_ms = out->result == SESSION_EXITED || out->result == SESSION_SPAWN_FAILED ? 5000
-              : s.runner_died ? 1000 : 100;
-    rc = launch_reap(&s.runner, wait_ms, &rst);
+     * clean exit or spawn-error frame, a runner in a session of its own
+     * (started directly, or by a launcher that may not prompt) is not
+     * waited for: the command has exited and the runner ended what it
+     * left in its group before it said exit (or never started it), and
+     * all that is left for the runner is to write its audit line and
+     * exit, which sbx's exit cannot cut short (it ignores signals, is not
+     * tied to sbx, and its last write to the channel is behind it).  Its
+     * exit would tell sbx nothing, and waiting costs every run a wake-up.
+     * A launcher that may prompt is in sbx's process group, on the
+     * caller's terminal, and is waited for as before: it should not
+     * still run there when the shell takes its terminal back.  After a
+     * failure the runner may be wedged, and nothing it could still say
+     * matters. */
+    own_session = r->launcher == NULL ? !r->elevate : !r->interactive;
+    if ((out->result == SESSION_EXITED || out->result == SESSION_SPAWN_FAILED) && own_session) {
+        launch_forget(&s.runner);
+        rc = SBX_ETIMEDOUT;
+    } else {
+        wait_ms = out->result == SESSION_EXITED || out->result == SESSION_SPAWN_FAILED ? 5000
+                  : s.runner_died ? 1000 : 100;
+        rc = launch_reap(&s.runner, wait_ms, &rst);
+    }
     /* A runner that failed before the channel existed said why on its
      * stderr, the only way it had: that becomes part of sbx's one line. */
     launch_said(&runner_err, s.runner_died && out->result == SESSION_FAILED ? said : NULL,

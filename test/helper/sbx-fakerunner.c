@@ -38,6 +38,10 @@
  *   garbage-after-spawned    spawned, then 4096 pseudo-random bytes
  *   ack-overflow             spawned, then a stdin ack for 0xffffffff bytes
  *   data-after-close         spawned, stdout close, then stdout data
+ *   exit-then-linger         spawned, exit {"how":"exited","code":5}, then
+ *                            reads until sbx closes the channel and takes
+ *                            2 s more to exit (a runner still writing its
+ *                            audit line)
  *   foreign-first            forks a child that writes first on the channel
  *                            it inherited: a valid hello, with the right
  *                            nonce and its own pid; the fake itself never
@@ -565,6 +569,17 @@ int main(int argc, char **argv)
 		send_frame(fd, F_STDOUT_CLOSE, NULL, 0);
 		send_frame(fd, F_STDOUT, "late\n", 5);
 		drain_until_eof(fd);
+	}
+	if (strcmp(mode, "exit-then-linger") == 0) {
+		char junk[4096];
+		ssize_t n;
+
+		send_json(fd, F_EXIT, "{\"how\":\"exited\",\"code\":5}");
+		while ((n = read(fd, junk, sizeof junk)) > 0 || (n < 0 && errno == EINTR))
+			;
+		logf_("sbx closed the channel");
+		sleep(2);
+		quit(0, "lingered");
 	}
 	quit(2, "unknown mode");
 }

@@ -540,3 +540,30 @@ Test(runner_hard, read_only_tmp_is_no_obstacle, .timeout = 60)
 	free(cmd);
 }
 
+/* ---------------------------------------- 6. after the exit frame */
+
+/* After a clean exit frame sbx does not wait for a runner in a session of
+ * its own: the command is over, and what the runner still does (its audit
+ * line) is its own business.  The fake says exit, then takes 2 s to go
+ * once sbx has closed the channel; sbx must be back at once with the
+ * command's status, and the fake must still finish on its own. */
+Test(runner_hard, sbx_does_not_wait_for_the_runner_after_exit, .timeout = 60)
+{
+	char *dir = it_tmpdir(), *sbx = lc_sbx_with_fakerunner(dir, "exit-then-linger"), *log;
+	struct sp *p = sp_run(&(struct sp_opts){
+		.argv = ARGV(sbx, "run", "--same-user", "--", HELPER, "exit", "0"),
+		.timeout_ms = 20000,
+	});
+	long pid = fake_pid(dir);
+	long long end = sp_now_ms() + 5000;
+
+	EXPECT_EXIT(p, 5);
+	EXPECT_ERR(p, "");
+	cr_assert(elapsed(p) < 1000, "sbx took %lld ms, waiting for a runner that had said exit", elapsed(p));
+	while (!strstr((log = fake_log(dir)), "lingered") && sp_now_ms() < end)
+		usleep(20000);
+	cr_assert(strstr(log, "sbx closed the channel") && strstr(log, "exit 0: lingered"),
+		  "the runner did not end on its own; log:\n%s", log);
+	cr_assert(pid > 0 && lc_survivor(&pid, 1, 3000) == 0, "the fake runner (pid %ld) outlived sbx", pid);
+	sp_free(p);
+}
