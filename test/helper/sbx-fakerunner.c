@@ -26,6 +26,8 @@
  *   wrong-nonce              a hello with another nonce
  *   wrong-version            a hello with version 2 (the previous one) and the
  *                            right nonce
+ *   hello-names-another-pid  a hello with the right nonce that names its
+ *                            parent's pid (sbx's) instead of its own
  *   exit-before-spawned      after the handshake, exit {"how":"exited",...}
  *   data-before-spawned      after the handshake, stdout data "leak\n"
  *   two-hellos               after the handshake, a second hello
@@ -300,13 +302,17 @@ static void send_json(int fd, unsigned type, const char *json)
 	send_frame(fd, type, json, strlen(json));
 }
 
-static void send_hello(int fd, int version, const char *nonce)
+static void send_hello_as(int fd, int version, const char *nonce, long pid)
 {
 	char json[256];
 
-	snprintf(json, sizeof json, "{\"version\":%d,\"nonce\":\"%s\",\"pid\":%ld}", version, nonce,
-		 (long)getpid());
+	snprintf(json, sizeof json, "{\"version\":%d,\"nonce\":\"%s\",\"pid\":%ld}", version, nonce, pid);
 	send_json(fd, F_HELLO, json);
+}
+
+static void send_hello(int fd, int version, const char *nonce)
+{
+	send_hello_as(fd, version, nonce, (long)getpid());
 }
 
 /* Reads exactly len bytes within the deadline; 0 on success, -1 on EOF,
@@ -503,6 +509,10 @@ int main(int argc, char **argv)
 	}
 	if (strcmp(mode, "wrong-version") == 0) {
 		send_hello(fd, PROTO_VERSION - 1, nonce);
+		drain_until_eof(fd);
+	}
+	if (strcmp(mode, "hello-names-another-pid") == 0) {
+		send_hello_as(fd, PROTO_VERSION, nonce, (long)getppid());
 		drain_until_eof(fd);
 	}
 	if (strcmp(mode, "exit-at-once-after-hello") == 0) {

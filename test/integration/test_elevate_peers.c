@@ -169,6 +169,34 @@ Test(elevate, foreign_process_writing_first_is_refused, .timeout = 60)
 	free(marker);
 }
 
+/* The runner itself writes first, but its hello names another process
+ * (sbx's own pid): what the channel says about the writer and what the
+ * writer says about itself must agree, or the peer is refused. */
+Test(elevate, hello_naming_another_pid_is_refused, .timeout = 60)
+{
+	char *dir = it_tmpdir(), *sbx = lc_sbx_with_fakerunner(dir, "hello-names-another-pid"), *marker, *log;
+	long pid;
+	struct sp *p;
+
+	cr_assert(asprintf(&marker, "%s/marker", dir) > 0);
+	it_keep(marker);
+	p = sp_run(&(struct sp_opts){
+		.argv = ARGV(sbx, "run", "--same-user", "--connect-timeout", "10s", "--", "sh", "-c", MARKER_CMD, marker),
+		.stdin_mode = SP_IN_OPEN,
+		.timeout_ms = 30000,
+	});
+	log = fake_log(dir);
+	pid = fake_pid(dir);
+	cr_assert(strstr(log, "sent type 0x01") != NULL, "the fake never sent its hello; log:\n%s", log);
+	EXPECT_EXIT(p, 125);
+	EXPECT_SBX_LINE(p, "but pid");
+	cr_assert(elapsed(p) < 8000, "sbx took %lld ms to refuse", elapsed(p));
+	EXPECT_OUT(p, "");
+	cr_assert(!exists(marker), "the command ran");
+	cr_assert(pid > 0 && lc_survivor(&pid, 1, 3000) == 0, "the fake runner (pid %ld) outlived sbx", pid);
+	sp_free(p);
+}
+
 /* A process the launcher started, but with the caller's uid instead of
  * root's: refused on the uid of its first bytes.  The "launcher" is the
  * fake runner itself, which says hello as soon as it has the secret. */
