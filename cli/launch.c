@@ -44,8 +44,10 @@ int launch_nonce(char nonce[SBX_NONCE_HEX + 1], char *msg)
     return 0;
 }
 
-/* Writes the secret into the runner's stdin and closes it. */
-static void hand_over(sbx_h *to, const char *secret, size_t slen)
+/* Writes the whole secret to `to`: the runner's end of the pair reads it
+ * first.  The channel is new and empty, so this does not wait in practice;
+ * a runner that died at once is found out by sbx_chan_first_writer. */
+static int hand_over(sbx_h *to, const char *secret, size_t slen)
 {
     size_t off = 0, put;
 
@@ -56,37 +58,44 @@ static void hand_over(sbx_h *to, const char *secret, size_t slen)
             (void)sbx_wait(&w, 1, 1000);
             continue;
         }
-        if (rc < 0) /* it died at once; accept() reports it */
-            break;
+        if (rc < 0)
+            return rc;
         off += put;
     }
-    sbx_h_close(to);
+    return 0;
 }
 
 int launch_start(const struct session_req *r, const char *nonce, const char *name,
-                 sbx_proc **runner, sbx_h **keep, sbx_h **said, char *msg)
+                 sbx_h *pair[2], sbx_proc **runner, sbx_h **keep, sbx_h **said, char *msg)
 {
     struct sbx_spawn_opts so;
     struct sbx_spawn_fail sf;
-    char pidbuf[32], handle[64], *secret, **argv;
-    size_t nl = 0, n = 0, slen;
-    int rc, by_stdin;
+    char pidbuf[32], handle[64], *secret = NULL, **argv = NULL;
+    size_t nl = 0, n = 0, slen = 0;
+    int rc;
 
     *runner = NULL;
     *keep = NULL;
     *said = NULL;
+    if (pair != NULL)
+        name = SBX_CHAN_STDIN;
     slen = strlen(nonce) + strlen(name) + 2;
     while (r->launcher != NULL && r->launcher[nl] != NULL)
         nl++;
     if ((secret = malloc(slen + 1)) == NULL || (argv = calloc(nl + 6, sizeof(*argv))) == NULL) {
-        free(secret);
         say(msg, "out of memory");
-        return SBX_ENOMEM;
+        rc = SBX_ENOMEM;
+        goto done;
     }
     snprintf(secret, slen + 1, "%s\n%s\n", nonce, name);
-    rc = sbx_secret_offer(secret, slen, keep, handle, sizeof(handle));
-    by_stdin = rc == SBX_ENOTSUP;
-    if (rc < 0 && !by_stdin) {
+    if (pair != NULL) {
+        /* Ahead of any frame, and before the runner exists: it reads the
+         * two lines first, and sbx writes nothing else before its hello. */
+        if ((rc = hand_over(pair[0], secret, slen)) < 0) {
+            say(msg, "cannot write to the channel: %s", os_text());
+            goto done;
+        }
+    } else if ((rc = sbx_secret_offer(secret, slen, keep, handle, sizeof(handle))) < 0) {
         say(msg, "cannot prepare the runner's secret: %s", os_text());
         goto done;
     }
@@ -97,7 +106,7 @@ int launch_start(const struct session_req *r, const char *nonce, const char *nam
     argv[n++] = (char *)r->runner;
     argv[n++] = (char *)"--server-pid";
     argv[n++] = pidbuf;
-    if (!by_stdin) {
+    if (pair == NULL) {
         argv[n++] = (char *)"--secret-from";
         argv[n++] = handle;
     }
@@ -116,7 +125,11 @@ int launch_start(const struct session_req *r, const char *nonce, const char *nam
         so.new_group = 1;
         so.new_session = 1;
     }
-    so.stdio[0].kind = by_stdin ? SBX_STDIO_PIPE : SBX_STDIO_NULL;
+    /* The runner's end of the channel as its stdin, which sudo and doas
+     * pass on to the command they start (and keep themselves, without
+     * reading it). */
+    so.stdio[0].kind = pair != NULL ? SBX_STDIO_HANDLE : SBX_STDIO_NULL;
+    so.stdio[0].give = pair != NULL ? pair[1] : NULL;
     so.stdio[1].kind = SBX_STDIO_NULL;
     /* The runner's own diagnostics, and the launcher's messages.  Started
      * directly, the runner's one line becomes part of sbx's (launch_said):
@@ -135,14 +148,19 @@ int launch_start(const struct session_req *r, const char *nonce, const char *nam
             say(msg, "cannot start %s: %s", argv[0], sbx_os_error_text(sf.os_code));
         goto done;
     }
-    if (by_stdin)
-        hand_over(so.stdio[0].h, secret, slen);
     *said = so.stdio[2].h;
     rc = 0;
 done:
+    /* Ours closed, the runner (and its launcher) hold the only copies of
+     * its end: when they are all gone, sbx reads end of file. */
+    if (pair != NULL) {
+        sbx_h_close(pair[1]);
+        pair[1] = NULL;
+    }
     /* Windows: the runner has duplicated the read end of *keep by the time
      * it connects; the caller closes ours once the session is over. */
-    memset(secret, 0, slen);
+    if (secret != NULL)
+        memset(secret, 0, slen);
     free(secret);
     free(argv);
     return rc;
@@ -203,7 +221,10 @@ int launch_check_peer(const struct session_req *r, sbx_proc *runner,
     char what[160];
     int d;
 
-    if (r->runner_uid >= 0 && peer->uid != r->runner_uid) {
+    if (peer->pid == 0)
+        return refuse_peer(msg, peer, "a process sbx cannot see");
+    /* uid -1 (with pid -1): an OS that keeps no record of the writer. */
+    if (r->runner_uid >= 0 && peer->uid >= 0 && peer->uid != r->runner_uid) {
         snprintf(what, sizeof(what), "not uid %lld as the runner must be", r->runner_uid);
         return refuse_peer(msg, peer, what);
     }
@@ -248,4 +269,12 @@ int launch_reap(sbx_proc **runner, int ms, struct sbx_exit *st)
     sbx_proc_free(*runner);
     *runner = NULL;
     return seen;
+}
+
+void launch_forget(sbx_proc **runner)
+{
+    /* Reaped if it has exited already; else left to end by itself, and
+     * to whoever adopts it once sbx is gone. */
+    sbx_proc_free(*runner);
+    *runner = NULL;
 }

@@ -386,7 +386,9 @@ bad:
     return SBX_EPROTO;
 }
 
-static int handshake(struct sess *s, const char *nonce)
+/* peer_pid: who the channel says the runner is (> 0), which its hello must
+ * say too. */
+static int handshake(struct sess *s, const char *nonce, long long peer_pid)
 {
     const struct session_req *r = s->r;
     long long deadline = sbx_now_ms() + r->connect_ms;
@@ -437,6 +439,11 @@ static int handshake(struct sess *s, const char *nonce)
     if ((rc = sbx_hello_check(&hello, nonce, why)) < 0) {
         set_msg(s->out, "%s%s", why, rc == SBX_EPEER ? "; refusing the connection" : "");
         return rc;
+    }
+    if (peer_pid > 0 && hello.pid != peer_pid) {
+        set_msg(s->out, "runner's hello names pid %lld, but pid %lld wrote it; refusing the "
+                        "connection", hello.pid, peer_pid);
+        return SBX_EPEER;
     }
 
     memset(&hello, 0, sizeof(hello));
@@ -700,9 +707,9 @@ void session_run(const struct session_req *r, struct session_out *out)
     sbx_listener *l = NULL;
     struct sbx_peer peer;
     struct sbx_exit rst;
-    char nonce[SBX_NONCE_HEX + 1], name[512], said[SESSION_MSG] = "";
-    sbx_h *conn = NULL, *runner_err = NULL;
-    int rc, wait_ms, connected = 0;
+    char nonce[SBX_NONCE_HEX + 1], name[512] = "", said[SESSION_MSG] = "";
+    sbx_h *conn = NULL, *runner_err = NULL, *pair[2] = { NULL, NULL };
+    int rc, wait_ms, connected = 0, named = 0, own_session;
 
     memset(out, 0, sizeof(*out));
     memset(&s, 0, sizeof(s));
@@ -731,19 +738,35 @@ void session_run(const struct session_req *r, struct session_out *out)
     if ((rc = launch_nonce(nonce, out->msg)) < 0)
         goto done;
 
-    if ((rc = sbx_chan_listen(&l, name, sizeof(name), r->others)) < 0) {
+    /* The channel: a nameless pair whose other end becomes the runner's
+     * stdin where the platform can (POSIX), else a named rendezvous
+     * (Windows, where the runner started through the elevation prompt
+     * inherits nothing). */
+    rc = sbx_chan_pair(&pair[0], &pair[1]);
+    if (rc == SBX_ENOTSUP) {
+        named = 1;
+        rc = sbx_chan_listen(&l, name, sizeof(name), r->others);
+    }
+    if (rc < 0) {
         set_msg(out, "cannot create the channel: %s", os_text());
         goto done;
     }
-    if ((rc = launch_start(r, nonce, name, &s.runner, &s.secret, &runner_err, out->msg)) < 0)
+    if ((rc = launch_start(r, nonce, name, named ? NULL : pair, &s.runner, &s.secret, &runner_err,
+                           out->msg)) < 0)
         goto done;
 
     wait_ms = r->connect_ms;
     if ((r->launcher != NULL && r->interactive) || r->elevate)
         wait_ms = wait_ms > 0x7fffffff - SBX_PROMPT_MS ? 0x7fffffff : wait_ms + SBX_PROMPT_MS;
-    rc = sbx_chan_accept(l, wait_ms, s.runner, &conn, &peer);
-    sbx_listener_close(l);
-    l = NULL;
+    if (named) {
+        rc = sbx_chan_accept(l, wait_ms, s.runner, &conn, &peer);
+        sbx_listener_close(l);
+        l = NULL;
+    } else if ((rc = sbx_chan_first_writer(pair[0], wait_ms, s.runner, &peer)) == 0) {
+        /* The runner's first bytes are there, and who wrote them. */
+        conn = pair[0];
+        pair[0] = NULL;
+    }
     if (rc == SBX_EINTR) {
         (void)forward_signals(&s);
         goto done;
@@ -767,7 +790,8 @@ void session_run(const struct session_req *r, struct session_out *out)
         goto done;
     }
     if (rc < 0) {
-        set_msg(out, "accepting the runner's connection: %s", os_text());
+        set_msg(out, "%s the runner's connection: %s", named ? "accepting" : "waiting for",
+                os_text());
         goto done;
     }
     connected = 1;
@@ -779,7 +803,7 @@ void session_run(const struct session_req *r, struct session_out *out)
     }
     if ((rc = launch_check_peer(r, s.runner, &peer, out->msg)) < 0)
         goto done;
-    if ((rc = handshake(&s, nonce)) < 0)
+    if ((rc = handshake(&s, nonce, peer.pid)) < 0)
         goto done;
     rc = pump(&s);
 done:
@@ -787,6 +811,8 @@ done:
      * its own modes back before anything else is said on it. */
     term_release(s.tm);
     sbx_listener_close(l);
+    sbx_h_close(pair[0]);
+    sbx_h_close(pair[1]);
     sbx_conn_free(s.c);
     sbx_h_close(s.in);
     if (s.keys_owned)
@@ -795,11 +821,28 @@ done:
     sbx_h_close(s.std[2]);
     sbx_h_close(s.secret);
     /* The runner ends on its own once the channel is closed.  After a
-     * clean exit frame it is on its way out; after a failure it may be
-     * wedged, and nothing it could still say matters. */
-    wait_ms = out->result == SESSION_EXITED || out->result == SESSION_SPAWN_FAILED ? 5000
-              : s.runner_died ? 1000 : 100;
-    rc = launch_reap(&s.runner, wait_ms, &rst);
+     * clean exit or spawn-error frame, a runner in a session of its own
+     * (started directly, or by a launcher that may not prompt) is not
+     * waited for: the command has exited and the runner ended what it
+     * left in its group before it said exit (or never started it), and
+     * all that is left for the runner is to write its audit line and
+     * exit, which sbx's exit cannot cut short (it ignores signals, is not
+     * tied to sbx, and its last write to the channel is behind it).  Its
+     * exit would tell sbx nothing, and waiting costs every run a wake-up.
+     * A launcher that may prompt is in sbx's process group, on the
+     * caller's terminal, and is waited for as before: it should not
+     * still run there when the shell takes its terminal back.  After a
+     * failure the runner may be wedged, and nothing it could still say
+     * matters. */
+    own_session = r->launcher == NULL ? !r->elevate : !r->interactive;
+    if ((out->result == SESSION_EXITED || out->result == SESSION_SPAWN_FAILED) && own_session) {
+        launch_forget(&s.runner);
+        rc = SBX_ETIMEDOUT;
+    } else {
+        wait_ms = out->result == SESSION_EXITED || out->result == SESSION_SPAWN_FAILED ? 5000
+                  : s.runner_died ? 1000 : 100;
+        rc = launch_reap(&s.runner, wait_ms, &rst);
+    }
     /* A runner that failed before the channel existed said why on its
      * stderr, the only way it had: that becomes part of sbx's one line. */
     launch_said(&runner_err, s.runner_died && out->result == SESSION_FAILED ? said : NULL,

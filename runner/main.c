@@ -4,9 +4,11 @@
  *
  *   sbx-runner --server-pid PID [--secret-from HANDLE]
  *
- * sbx hands over two lines, the nonce and the channel's name, on the
- * runner's stdin (or, on Windows, in a pipe the runner takes out of sbx:
- * --secret-from).  Neither is ever in argv, which any local user can read.
+ * sbx hands over two lines, the nonce and the channel's name.  POSIX: on
+ * the runner's stdin, which is the channel itself (one end of a socket
+ * pair sbx made), and the name says so (SBX_CHAN_STDIN).  Windows: in a
+ * pipe the runner takes out of sbx (--secret-from), naming a pipe to
+ * connect to.  Neither is ever in argv, which any local user can read.
  * It is not meant to be run by hand.  Exit status: 0 when the exit frame was
  * delivered, 1 otherwise.
  *
@@ -403,11 +405,9 @@ int main(int argc, char **argv)
     if ((rc = sbx_sig_init(NULL)) < 0)
         die("cannot install signal handlers: %s", sbx_err_str(rc));
     /* Not tied to sbx's life (no death signal), however it was started:
-     * should sbx die, even by SIGKILL, its end of the secret's pipe or of
-     * the channel closes, and the runner ends on that -- after ending the
-     * command and writing the audit line, or, when sbx died before the
-     * runner could connect, after removing the channel's directory that
-     * sbx left behind. */
+     * should sbx die, even by SIGKILL, its end of the channel (or of the
+     * secret's pipe) closes, and the runner ends on that, after ending the
+     * command and writing the audit line. */
     if (secret_from != NULL)
         rc = sbx_secret_take(server_pid, secret_from, &secret);
     else
@@ -416,11 +416,23 @@ int main(int argc, char **argv)
         die("cannot open the handle sbx passed: %s", sbx_err_str(rc));
     if ((rc = read_secret(secret, nonce, &name)) < 0)
         die("no valid nonce and channel name from sbx: %s", sbx_err_str(rc));
-    if ((rc = sbx_os_std_to_null(0)) < 0)
-        die("cannot reopen standard input: %s", sbx_err_str(rc));
-
-    if ((rc = sbx_chan_connect(name, &ch, &server)) < 0)
-        die("cannot connect to sbx's channel: %s", sbx_os_error_text(sbx_os_last_error()));
+    if (secret_from == NULL && strcmp(name, SBX_CHAN_STDIN) == 0) {
+        /* The stream the two lines came on is the channel itself (POSIX:
+         * sbx's socket pair, passed on by any launcher): taken off stdin,
+         * which becomes the null device. */
+        if ((rc = sbx_chan_from_stdin(&ch, &server)) < 0)
+            die("standard input is not sbx's channel: %s",
+                rc == SBX_ENOTSUP ? "not supported on this platform"
+                                  : sbx_os_error_text(sbx_os_last_error()));
+    } else {
+        if ((rc = sbx_os_std_to_null(0)) < 0)
+            die("cannot reopen standard input: %s", sbx_err_str(rc));
+        if ((rc = sbx_chan_connect(name, &ch, &server)) < 0)
+            die("cannot connect to sbx's channel: %s",
+                rc == SBX_ENOTSUP ? "this platform's runner takes the channel on its "
+                                    "standard input only (sbx and sbx-runner of different builds?)"
+                                  : sbx_os_error_text(sbx_os_last_error()));
+    }
     free(name);
     if (sbx_conn_new(ch, &c) < 0)
         die("out of memory");

@@ -119,12 +119,16 @@ enum sbx_stdio_kind {
     SBX_STDIO_STDOUT,      /* stream 2 only, with stream 1 a PIPE: the
                               same pipe as stream 1 (2>&1), so the order of
                               the two is kept exactly; h stays NULL */
+    SBX_STDIO_HANDLE,      /* POSIX: `give` itself (a copy of it; the
+                              caller keeps and closes its own); h stays
+                              NULL */
 };
 
 struct sbx_stdio {
     int kind;
     sbx_h *h; /* out, SBX_STDIO_PIPE: the parent's end, non-blocking; the
                  caller owns it */
+    sbx_h *give; /* in, SBX_STDIO_HANDLE */
 };
 
 /* A terminal of the command's own (POSIX).  The runner creates a new
@@ -272,7 +276,38 @@ struct sbx_peer {
     long long uid;
 };
 
-/* Creates a rendezvous point with an unguessable name and starts listening.
+/* The channel as a connected pair of stream sockets, without any name
+ * (POSIX): nothing else can find it, connect to it first, or be left
+ * behind.  *mine is sbx's end (non-blocking); *theirs is for the runner,
+ * as its standard input (spawn stdio kind SBX_STDIO_HANDLE), and the
+ * caller closes its own copy once the runner is started, so that the
+ * runner's end of file reaches sbx.  The kernel is asked, before the
+ * runner exists, to record who writes each byte that reaches *mine (see
+ * sbx_chan_first_writer).  Windows, where a runner started through the
+ * elevation prompt inherits nothing: SBX_ENOTSUP, and the named channel
+ * below is used instead. */
+int sbx_chan_pair(sbx_h **mine, sbx_h **theirs);
+/* Waits up to timeout_ms for the first bytes on sbx's end of a pair,
+ * without taking them, or fails early with SBX_EPIPE when `watch` (may be
+ * NULL) exits first or every copy of the other end closes without a byte.
+ * *peer: the process that wrote those bytes, as the kernel recorded it
+ * when they were sent (pid in this process's pid namespace, 0 when it is
+ * not visible there; real uid); pid and uid -1 where the OS keeps no such
+ * record. */
+int sbx_chan_first_writer(sbx_h *mine, int timeout_ms, sbx_proc *watch, struct sbx_peer *peer);
+/* For the runner given the pair's other end as its standard input: takes
+ * it off stream 0 (a close-on-exec copy above 2, non-blocking; the null
+ * device goes on 0) as the channel.  *server: the process that made the
+ * pair (sbx).  Fails, leaving stream 0 as it was, when stream 0 is not a
+ * Unix-domain stream socket (SBX_ENOTSUP on Windows). */
+int sbx_chan_from_stdin(sbx_h **conn, struct sbx_peer *server);
+/* The channel name that stands for "this stream, the one this name was
+ * read from, is the channel": what sbx hands over with the nonce when the
+ * runner's standard input is its end of the pair. */
+#define SBX_CHAN_STDIN "stdin"
+
+/* Windows: creates a rendezvous point with an unguessable name and starts
+ * listening (POSIX: SBX_ENOTSUP, see sbx_chan_pair).
  * `name` receives what the runner must be told to connect to.  With
  * `others` 0 only this user (and root) can reach it; with `others` 1 (POSIX,
  * for a runner that runs as another unprivileged account) whoever knows the
@@ -281,7 +316,7 @@ struct sbx_peer {
 int sbx_chan_listen(sbx_listener **l, char *name, size_t cap, int others);
 /* Listens at a name the caller chose, failing if anything else holds it
  * already.  sbx always uses sbx_chan_listen(); the tests use this to show
- * that a squatted name is refused rather than shared. */
+ * that a squatted name is refused rather than shared.  POSIX: SBX_ENOTSUP. */
 int sbx_chan_listen_at(sbx_listener **l, const char *name);
 /* Accepts exactly one connection within timeout_ms, or fails early with
  * SBX_EPIPE if `watch` (may be NULL) exits first.  The rendezvous point is
@@ -289,10 +324,8 @@ int sbx_chan_listen_at(sbx_listener **l, const char *name);
 int sbx_chan_accept(sbx_listener *l, int timeout_ms, sbx_proc *watch, sbx_h **conn,
                     struct sbx_peer *peer);
 void sbx_listener_close(sbx_listener *l);
-/* Connects to `name`; *server: the listening process's pid/uid.  When
- * nothing listens there any more (sbx killed before it could accept), the
- * socket and its directory, if they are exactly as sbx_chan_listen() made
- * them, are removed (POSIX; see docs/security.md). */
+/* Connects to `name`; *server: the listening process's pid/uid.  POSIX:
+ * SBX_ENOTSUP (the runner's channel is its standard input). */
 int sbx_chan_connect(const char *name, sbx_h **conn, struct sbx_peer *server);
 
 /* ---- the caller's terminal (sbx's side) ---- */
@@ -362,8 +395,8 @@ void sbx_os_user_name(long long uid, char *buf, size_t cap);
 
 /* The nonce and the channel name travel to the runner on something that
  * survives a launcher in between.  POSIX: the runner's stdin, which sudo and
- * doas keep, so this returns SBX_ENOTSUP and sbx writes to that pipe.
- * Windows: the elevation prompt starts the runner without inheriting
+ * doas keep and which is the channel itself (sbx_chan_pair), so this
+ * returns SBX_ENOTSUP and sbx writes to the channel.  Windows: the elevation prompt starts the runner without inheriting
  * anything, so sbx keeps a pipe holding the bytes and `arg` names the read
  * handle; the runner, being at least as privileged, duplicates it out of
  * sbx (sbx_secret_take), which a lower-integrity process cannot do. */

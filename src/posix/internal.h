@@ -42,12 +42,6 @@ struct sbx_account {
     char *env[5];
 };
 
-struct sbx_listener {
-    int fd;
-    char dir[PATH_MAX];
-    char path[PATH_MAX];
-};
-
 /* error.c: records errno for sbx_os_last_error() and translates it. */
 int sbx__sys_err(int e);
 

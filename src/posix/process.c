@@ -499,6 +499,16 @@ int sbx_proc_spawn(struct sbx_spawn_opts *o, sbx_proc **out, struct sbx_spawn_fa
                 (void)fcntl(parent[i], F_SETPIPE_SZ, i == 1 ? 1 << 20 : 256 << 10);
 #endif
             break;
+        case SBX_STDIO_HANDLE:
+            /* A copy, so that closing ours below never touches the
+             * caller's. */
+            if (o->stdio[i].give == NULL ||
+                (fds[i] = fcntl(o->stdio[i].give->fd, F_DUPFD_CLOEXEC, 3)) < 0) {
+                spawn_fail(fail, "stdio", o->stdio[i].give == NULL ? EINVAL : errno);
+                rc = fail->err;
+                goto done;
+            }
+            break;
         case SBX_STDIO_STDOUT:
             /* 2>&1: a second descriptor of stdout's pipe, no pipe of its
              * own, so what the command writes to the two arrives in the

@@ -207,3 +207,27 @@ int sbx_chan_connect(const char *name, sbx_h **conn, struct sbx_peer *server)
     server->uid = -1;
     return win_h_wrap_ovl(h, CHAN_BUF, conn);
 }
+
+/* The nameless pair is the POSIX channel: a runner started through the
+ * elevation prompt inherits nothing, so here the named pipe above is. */
+int sbx_chan_pair(sbx_h **mine, sbx_h **theirs)
+{
+    *mine = *theirs = NULL;
+    return SBX_ENOTSUP;
+}
+
+int sbx_chan_first_writer(sbx_h *mine, int timeout_ms, sbx_proc *watch, struct sbx_peer *peer)
+{
+    (void)mine;
+    (void)timeout_ms;
+    (void)watch;
+    (void)peer;
+    return SBX_ENOTSUP;
+}
+
+int sbx_chan_from_stdin(sbx_h **conn, struct sbx_peer *server)
+{
+    (void)server;
+    *conn = NULL;
+    return SBX_ENOTSUP;
+}

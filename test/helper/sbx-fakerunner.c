@@ -7,12 +7,15 @@
  * because sbx does not promise to pass its environment to the runner (an
  * elevated launch would not).  sbx starts it the usual way:
  *
- *   sbx-runner --server-pid PID     (nonce, "\n", socket path, "\n" on stdin)
+ *   sbx-runner --server-pid PID     (nonce, "\n", "stdin", "\n" on stdin,
+ *                                    which is the channel itself)
  *
- * and the fake then speaks the protocol of docs/protocol.md by hand, badly:
+ * and the fake then speaks the protocol of docs/protocol.md by hand, badly.
+ * "Connecting" is taking stdin as the channel: sbx learns who the runner
+ * is only from its first bytes.
  *
- *   silent-never-connect     reads the nonce, never connects
- *   connect-then-silent      connects, then neither sends nor reads
+ *   silent-never-connect     reads the nonce, never writes
+ *   connect-then-silent      takes the channel, then neither sends nor reads
  *   hello-then-silent        a valid hello, then neither sends nor reads
  *   garbage                  4096 pseudo-random bytes right after connecting
  *   bad-hello-json           a hello frame whose payload is not JSON
@@ -23,6 +26,8 @@
  *   wrong-nonce              a hello with another nonce
  *   wrong-version            a hello with version 2 (the previous one) and the
  *                            right nonce
+ *   hello-names-another-pid  a hello with the right nonce that names its
+ *                            parent's pid (sbx's) instead of its own
  *   exit-before-spawned      after the handshake, exit {"how":"exited",...}
  *   data-before-spawned      after the handshake, stdout data "leak\n"
  *   two-hellos               after the handshake, a second hello
@@ -35,10 +40,15 @@
  *   garbage-after-spawned    spawned, then 4096 pseudo-random bytes
  *   ack-overflow             spawned, then a stdin ack for 0xffffffff bytes
  *   data-after-close         spawned, stdout close, then stdout data
- *   foreign-first            forks a child that connects first and holds the
- *                            connection without a word; the fake itself
- *                            never connects (another local process of the
- *                            same uid racing the runner to the socket)
+ *   exit-then-linger         spawned, exit {"how":"exited","code":5}, then
+ *                            reads until sbx closes the channel and takes
+ *                            2 s more to exit (a runner still writing its
+ *                            audit line)
+ *   foreign-first            forks a child that writes first on the channel
+ *                            it inherited: a valid hello, with the right
+ *                            nonce and its own pid; the fake itself never
+ *                            writes (another process of the same uid, which
+ *                            got hold of the runner's end, racing the runner)
  *   slow-spawned             after the handshake, sleeps 300 ms (a command
  *                            slow to start), then spawned, logs "ran",
  *                            stdout data "ran\n"; then waits 200 ms for a
@@ -77,8 +87,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -213,8 +221,9 @@ static void write_pid_file(void)
 		quit(2, "cannot rename the pid file");
 }
 
-/* 64 hex digits, a newline, the socket's path and a newline on stdin,
- * within 10 s.  Returns the path (static). */
+/* 64 hex digits, a newline, the channel's name and a newline on stdin,
+ * within 10 s.  Returns the name (static).  Nothing follows until our
+ * hello, so reading whatever is there takes only the two lines. */
 static const char *read_secret(char nonce[NONCE_HEX + 1])
 {
 	static char buf[NONCE_HEX + 1 + 4096 + 2];
@@ -236,7 +245,7 @@ static const char *read_secret(char nonce[NONCE_HEX + 1])
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n <= 0)
-			quit(3, "stdin ended before the nonce and path");
+			quit(3, "stdin ended before the nonce and name");
 		for (ssize_t k = 0; k < n; k++)
 			lines += buf[have + (size_t)k] == '\n';
 		have += (size_t)n;
@@ -252,25 +261,18 @@ static const char *read_secret(char nonce[NONCE_HEX + 1])
 	return buf + NONCE_HEX + 1;
 }
 
-static int connect_to(const char *path)
+/* The channel: stdin itself, as the name says. */
+static int connect_to(const char *name)
 {
-	struct sockaddr_un sa;
 	int fd;
 
-	if (strlen(path) >= sizeof sa.sun_path)
-		quit(4, "socket path too long");
-	memset(&sa, 0, sizeof sa);
-	sa.sun_family = AF_UNIX;
-	strcpy(sa.sun_path, path);
-	fd = socket(AF_UNIX, SOCK_STREAM, 0);
-	if (fd < 0)
-		quit(4, "socket failed");
-	while (connect(fd, (struct sockaddr *)&sa, sizeof sa) < 0) {
-		if (errno != EINTR) {
-			logf_("connect %s: %s", path, strerror(errno));
-			quit(4, "cannot connect");
-		}
+	if (strcmp(name, "stdin") != 0) {
+		logf_("channel name %s", name);
+		quit(4, "the channel is not stdin");
 	}
+	fd = dup(0);
+	if (fd < 0)
+		quit(4, "dup failed");
 	logf_("connected");
 	return fd;
 }
@@ -308,13 +310,17 @@ static void send_json(int fd, unsigned type, const char *json)
 	send_frame(fd, type, json, strlen(json));
 }
 
-static void send_hello(int fd, int version, const char *nonce)
+static void send_hello_as(int fd, int version, const char *nonce, long pid)
 {
 	char json[256];
 
-	snprintf(json, sizeof json, "{\"version\":%d,\"nonce\":\"%s\",\"pid\":%ld}", version, nonce,
-		 (long)getpid());
+	snprintf(json, sizeof json, "{\"version\":%d,\"nonce\":\"%s\",\"pid\":%ld}", version, nonce, pid);
 	send_json(fd, F_HELLO, json);
+}
+
+static void send_hello(int fd, int version, const char *nonce)
+{
+	send_hello_as(fd, version, nonce, (long)getpid());
 }
 
 /* Reads exactly len bytes within the deadline; 0 on success, -1 on EOF,
@@ -478,10 +484,10 @@ static _Noreturn void slow_spawned(int fd)
 	drain_until_eof(fd);
 }
 
-/* Another process, not the one sbx started, connects and holds on.  It
+/* Another process, not the one sbx started, writes first and holds on.  It
  * stays in the fake's process group, so sbx ending the runner's group ends
  * it too; its own alarm bounds it otherwise (alarms are not inherited). */
-static _Noreturn void foreign_first(const char *path)
+static _Noreturn void foreign_first(const char *path, const char *nonce)
 {
 	pid_t pid = fork();
 
@@ -489,8 +495,8 @@ static _Noreturn void foreign_first(const char *path)
 		quit(5, "fork failed");
 	if (pid == 0) {
 		alarm(LIFETIME_S);
-		(void)connect_to(path);
-		logf_("foreign pid %ld connected", (long)getpid());
+		send_hello(connect_to(path), PROTO_VERSION, nonce);
+		logf_("foreign pid %ld wrote first", (long)getpid());
 		for (;;)
 			pause();
 	}
@@ -530,7 +536,7 @@ int main(int argc, char **argv)
 	if (strcmp(mode, "silent-never-connect") == 0)
 		stay_wedged();
 	if (strcmp(mode, "foreign-first") == 0)
-		foreign_first(path);
+		foreign_first(path, nonce);
 
 	fd = connect_to(path);
 
@@ -558,6 +564,10 @@ int main(int argc, char **argv)
 	}
 	if (strcmp(mode, "wrong-version") == 0) {
 		send_hello(fd, PROTO_VERSION - 1, nonce);
+		drain_until_eof(fd);
+	}
+	if (strcmp(mode, "hello-names-another-pid") == 0) {
+		send_hello_as(fd, PROTO_VERSION, nonce, (long)getppid());
 		drain_until_eof(fd);
 	}
 	if (strcmp(mode, "exit-at-once-after-hello") == 0) {
@@ -626,6 +636,17 @@ int main(int argc, char **argv)
 		send_frame(fd, F_STDOUT_CLOSE, NULL, 0);
 		send_frame(fd, F_STDOUT, "late\n", 5);
 		drain_until_eof(fd);
+	}
+	if (strcmp(mode, "exit-then-linger") == 0) {
+		char junk[4096];
+		ssize_t n;
+
+		send_json(fd, F_EXIT, "{\"how\":\"exited\",\"code\":5}");
+		while ((n = read(fd, junk, sizeof junk)) > 0 || (n < 0 && errno == EINTR))
+			;
+		logf_("sbx closed the channel");
+		sleep(2);
+		quit(0, "lingered");
 	}
 	quit(2, "unknown mode");
 }

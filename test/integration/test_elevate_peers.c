@@ -1,5 +1,5 @@
 /* Who may be at the other end of the channel: rogue runners, rogue
- * servers, and the channel directory's modes. */
+ * servers, and a channel that nobody else can find. */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
@@ -34,84 +34,115 @@
 
 #define MARKER_CMD "touch \"$0\""
 
-/* A runner started by hand, with a wrong nonce, against a live sbx: the
- * peer check refuses it (it is not the process sbx started) before its
- * hello is even read, and the command never runs. */
-Test(elevate, hand_started_runner_is_refused, .timeout = 60)
+/* The directories in /tmp named as sbx named its channel's (sbx-XXXXXX)
+ * that belong to `user`, one per line (leaked). */
+static char *channel_dirs_of(const char *user)
 {
-	char *dir = it_tmpdir(), *tmp = it_tmpdir(), *sbx = lc_sbx_with_fakerunner(dir, "silent-never-connect");
-	char *marker, *tmpenv, *sock[1], *secret, pid[32];
-	struct sp *p, *r;
-	long fake;
+	struct acct a = account(user);
+	char *out = it_keep(strdup("")), *more;
+	struct dirent *de;
+	DIR *d = opendir("/tmp");
 
-	cr_assert(asprintf(&marker, "%s/marker", dir) > 0 && asprintf(&tmpenv, "TMPDIR=%s", tmp) > 0);
-	it_keep(marker);
+	cr_assert(d != NULL, "opendir /tmp: %s", strerror(errno));
+	while ((de = readdir(d)) != NULL) {
+		char path[300];
+		struct stat st;
+
+		snprintf(path, sizeof path, "/tmp/%s", de->d_name);
+		if (strncmp(de->d_name, "sbx-", 4) != 0 || strlen(de->d_name) != 10 || lstat(path, &st) < 0 ||
+		    !S_ISDIR(st.st_mode) || st.st_uid != a.uid)
+			continue;
+		cr_assert(asprintf(&more, "%s%s\n", out, de->d_name) > 0);
+		out = it_keep(more);
+	}
+	closedir(d);
+	return out;
+}
+
+/* While sbx waits for its runner, the channel is nowhere to be found: sbx
+ * holds no Unix socket with a name or that listens, nothing appears under
+ * TMPDIR or XDG_RUNTIME_DIR, and the runner's stdin is a socket (its end
+ * of the pair).  So no other process can connect to sbx, first or at all,
+ * and no runner started by hand can reach it. */
+Test(elevate, channel_has_no_name, .timeout = 60)
+{
+	char *tmp = it_tmpdir(), *xdg = it_tmpdir(), *dir[2], *tmpenv, *xdgenv, *log, *held;
+	struct sp *p[2];
+	long fake[2];
+
+	cr_assert(asprintf(&tmpenv, "TMPDIR=%s", tmp) > 0 && asprintf(&xdgenv, "XDG_RUNTIME_DIR=%s", xdg) > 0);
 	it_keep(tmpenv);
-	p = sp_start(&(struct sp_opts){
-		.argv = ARGV(sbx, "run", "--same-user", "--connect-timeout", "10s", "--", "sh", "-c", MARKER_CMD, marker),
-		.envp = it_env(ARGV(tmpenv), ARGV("XDG_RUNTIME_DIR")),
-		.stdin_mode = SP_IN_OPEN,
-		.timeout_ms = 30000,
-	});
-	cr_assert(wait_sockets(tmp, sock, 1, 10000) == 1, "no channel socket appeared in %s: %s", tmp,
-		  lc_list_dir(tmp));
-	snprintf(pid, sizeof pid, "%ld", (long)p->pid);
-	cr_assert(asprintf(&secret, "%064d\n%s\n", 0, sock[0]) > 0);
-	r = sp_run(&(struct sp_opts){
-		.argv = ARGV(runner_build(), "--server-pid", pid),
-		.in = secret,
-		.in_len = strlen(secret),
-		.timeout_ms = 20000,
-	});
-	sp_wait(p);
-	fake = fake_pid(dir);
+	it_keep(xdgenv);
+	for (int i = 0; i < 2; i++) {
+		dir[i] = it_tmpdir();
+		p[i] = sp_start(&(struct sp_opts){
+			.argv = ARGV(lc_sbx_with_fakerunner(dir[i], "silent-never-connect"), "run", "--same-user",
+				     "--connect-timeout", "3s", "--", "true"),
+			.envp = it_env(ARGV(tmpenv, xdgenv), NULL),
+			.stdin_mode = SP_IN_OPEN,
+			.timeout_ms = 30000,
+		});
+	}
+	for (int i = 0; i < 2; i++) {
+		long long end = sp_now_ms() + 10000;
 
-	EXPECT_EXIT(p, 125);
-	EXPECT_SBX_LINE(p, "refusing it");
-	cr_assert(it_buf_has(p->err_buf, p->err_len, "not the runner"), "stderr: %s", IT_ESC_ERR(p));
-	cr_assert(elapsed(p) < 8000, "sbx took %lld ms to refuse (the connect timeout is 10 s)", elapsed(p));
-	EXPECT_OUT(p, "");
-	cr_assert(sp_exited_with(r, 1), "the hand-started runner: %s\nstderr: %s", sp_status_str(r), IT_ESC_ERR(r));
-	cr_assert(r->out_len == 0, "runner stdout: %s", IT_ESC_OUT(r));
-	cr_assert(!exists(marker), "the command ran");
-	cr_assert(fake > 0 && lc_survivor(&fake, 1, 3000) == 0, "the fake runner (pid %ld) outlived sbx", fake);
-	sp_free(r);
-	sp_free(p);
-	free(secret);
+		/* The fake has read its secret: sbx is waiting for it now. */
+		while (!strstr((log = fake_log(dir[i])), "wedged") && sp_now_ms() < end)
+			sp_pump_for(p[i], 20);
+		cr_assert(strstr(log, "wedged") != NULL, "the fake never got its secret; log:\n%s", log);
+		fake[i] = fake_pid(dir[i]);
+		held = findable_sockets(p[i]->pid);
+		cr_assert(held[0] == '\0', "sbx holds sockets others could find:\n%s", held);
+		cr_assert(std_sockets(fake[i]) == 1, "the runner's stdin is not a socket (streams that are: %x)",
+			  std_sockets(fake[i]));
+	}
+	cr_assert(lc_list_dir(tmp)[0] == '\0', "in TMPDIR: %s", lc_list_dir(tmp));
+	cr_assert(lc_list_dir(xdg)[0] == '\0', "in XDG_RUNTIME_DIR: %s", lc_list_dir(xdg));
+	for (int i = 0; i < 2; i++) {
+		sp_wait(p[i]);
+		EXPECT_EXIT(p[i], 125);
+		EXPECT_SBX_LINE(p[i], "runner did not connect");
+		cr_assert(lc_survivor(&fake[i], 1, 3000) == 0, "the fake runner (pid %ld) outlived sbx", fake[i]);
+		sp_free(p[i]);
+	}
+	cr_assert(lc_list_dir(tmp)[0] == '\0', "left behind in TMPDIR: %s", lc_list_dir(tmp));
+	cr_assert(lc_list_dir(xdg)[0] == '\0', "left behind in XDG_RUNTIME_DIR: %s", lc_list_dir(xdg));
 }
 
 /* A launcher's descendant of the right uid passes the peer check; one that
- * does not know the nonce is still refused: here a launcher that starts the
- * real runner through sudo with 64 zeros in place of the nonce. */
+ * does not know the nonce is still refused: here sudo starts, as root, a
+ * "runner" that sends a hello with another nonce (the fake runner, in the
+ * place the sudoers rule names). */
 Test(elevate, wrong_nonce_from_the_launchers_descendant_is_refused, .timeout = 60)
 {
-	static const char script[] =
-		"#!/bin/sh\n"
-		"# sbx runs: evil-launcher -n -- RUNNER --server-pid PID\n"
-		"IFS= read -r nonce && IFS= read -r sock || exit 3\n"
-		"shift 2\n"
-		"printf '%064d\\n%s\\n' 0 \"$sock\" | exec sudo -n -- \"$@\"\n";
 	struct pub pb;
-	char *launcher, *marker;
+	char *marker, *log;
 	struct sp *p;
+	long fake;
 
 	setup_sudo(&pb);
-	launcher = it_keep(it_write_file(pb.dir, "evil-launcher", script, 0755));
+	copy_public(lc_fakerunner(), pb.runner);
+	free(it_write_file(pb.dir, "fake-mode", "wrong-nonce", 0644));
 	cr_assert(asprintf(&marker, "%s/marker", pb.dir) > 0);
 	it_keep(marker);
-	p = run_as(ADMIN, ARGV(pb.sbx, "run", "-n", "--via", launcher, "--", "sh", "-c", MARKER_CMD, marker), NULL);
+	p = run_as(ADMIN, ARGV(pb.sbx, "run", "-n", "--", "sh", "-c", MARKER_CMD, marker), NULL);
+	log = fake_log(pb.dir);
+	fake = fake_pid(pb.dir);
+	cr_assert(strstr(log, "sent type 0x01") != NULL, "the fake never sent its hello; log:\n%s\nstderr: %s", log,
+		  IT_ESC_ERR(p));
 	EXPECT_EXIT(p, 125);
-	/* The refused runner may say something too; sbx's line is the one. */
-	cr_assert(err_line_has(p, "sbx: ", "nonce"), "no sbx line about the nonce: %s", IT_ESC_ERR(p));
+	EXPECT_SBX_LINE(p, "peer does not know this run's nonce");
 	EXPECT_OUT(p, "");
 	cr_assert(elapsed(p) < 8000, "sbx took %lld ms to refuse", elapsed(p));
 	cr_assert(!exists(marker), "the command ran");
+	cr_assert(fake > 0 && lc_survivor(&fake, 1, 3000) == 0, "the fake runner (pid %ld) outlived sbx", fake);
 	sp_free(p);
 }
 
-/* Another process of the same uid connects before the runner can: it is
- * not the process sbx started, so it is refused, and nothing runs. */
-Test(elevate, foreign_process_connecting_first_is_refused, .timeout = 60)
+/* Another process of the same uid that holds the runner's end (here the
+ * fake's child) writes first, a hello with the right nonce even: it is not
+ * the process sbx started, so it is refused, and nothing runs. */
+Test(elevate, foreign_process_writing_first_is_refused, .timeout = 60)
 {
 	char *dir = it_tmpdir(), *sbx = lc_sbx_with_fakerunner(dir, "foreign-first"), *marker, *log;
 	long pids[2];
@@ -138,9 +169,37 @@ Test(elevate, foreign_process_connecting_first_is_refused, .timeout = 60)
 	free(marker);
 }
 
+/* The runner itself writes first, but its hello names another process
+ * (sbx's own pid): what the channel says about the writer and what the
+ * writer says about itself must agree, or the peer is refused. */
+Test(elevate, hello_naming_another_pid_is_refused, .timeout = 60)
+{
+	char *dir = it_tmpdir(), *sbx = lc_sbx_with_fakerunner(dir, "hello-names-another-pid"), *marker, *log;
+	long pid;
+	struct sp *p;
+
+	cr_assert(asprintf(&marker, "%s/marker", dir) > 0);
+	it_keep(marker);
+	p = sp_run(&(struct sp_opts){
+		.argv = ARGV(sbx, "run", "--same-user", "--connect-timeout", "10s", "--", "sh", "-c", MARKER_CMD, marker),
+		.stdin_mode = SP_IN_OPEN,
+		.timeout_ms = 30000,
+	});
+	log = fake_log(dir);
+	pid = fake_pid(dir);
+	cr_assert(strstr(log, "sent type 0x01") != NULL, "the fake never sent its hello; log:\n%s", log);
+	EXPECT_EXIT(p, 125);
+	EXPECT_SBX_LINE(p, "but pid");
+	cr_assert(elapsed(p) < 8000, "sbx took %lld ms to refuse", elapsed(p));
+	EXPECT_OUT(p, "");
+	cr_assert(!exists(marker), "the command ran");
+	cr_assert(pid > 0 && lc_survivor(&pid, 1, 3000) == 0, "the fake runner (pid %ld) outlived sbx", pid);
+	sp_free(p);
+}
+
 /* A process the launcher started, but with the caller's uid instead of
- * root's: refused on the uid.  The "launcher" is the fake runner itself,
- * which connects as soon as it has the secret. */
+ * root's: refused on the uid of its first bytes.  The "launcher" is the
+ * fake runner itself, which says hello as soon as it has the secret. */
 Test(elevate, launcher_child_with_the_wrong_uid_is_refused, .timeout = 60)
 {
 	struct pub pb;
@@ -154,7 +213,7 @@ Test(elevate, launcher_child_with_the_wrong_uid_is_refused, .timeout = 60)
 	fdir = owned_subdir(&pb, "fake", ADMIN);
 	cr_assert(asprintf(&fake, "%s/sbx-fakerunner", fdir) > 0 && asprintf(&marker, "%s/marker", pb.dir) > 0);
 	copy_public(lc_fakerunner(), fake);
-	free(it_write_file(fdir, "fake-mode", "connect-then-silent", 0644));
+	free(it_write_file(fdir, "fake-mode", "hello-then-silent", 0644));
 
 	p = run_as(ADMIN, ARGV(pb.sbx, "run", "-n", "--via", fake, "--connect-timeout", "10s", "--", "sh", "-c",
 			       MARKER_CMD, marker),
@@ -174,59 +233,30 @@ Test(elevate, launcher_child_with_the_wrong_uid_is_refused, .timeout = 60)
 	free(marker);
 }
 
-/* A forged sbx: a socket the test listens on, and a real runner told that
+/* A forged sbx: a socket pair the test made, and a real runner told that
  * its server is pid 1.  It must refuse before it says anything of its own
  * (no hello, so no nonce), report it, and exit 1 without running a thing. */
 Test(elevate, runner_refuses_a_server_that_did_not_start_it, .timeout = 60)
 {
-	char *dir = it_tmpdir(), *path, *secret, nonce[65], buf[65536];
-	struct sockaddr_un sa;
+	char *secret, nonce[65], buf[65536];
 	struct pollfd pf;
 	size_t got = 0;
-	int lfd, cfd;
-	struct sp *r;
+	struct paired *r;
 	long long end;
 
-	cr_assert(asprintf(&path, "%s/s", dir) > 0);
-	it_keep(path);
-	memset(&sa, 0, sizeof sa);
-	sa.sun_family = AF_UNIX;
-	cr_assert(strlen(path) < sizeof sa.sun_path, "socket path too long: %s", path);
-	strcpy(sa.sun_path, path);
-	lfd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	cr_assert(lfd >= 0 && bind(lfd, (struct sockaddr *)&sa, sizeof sa) == 0 && listen(lfd, 1) == 0,
-		  "listen on %s: %s", path, strerror(errno));
 	memset(nonce, 'a', 64);
 	nonce[64] = '\0';
-	cr_assert(asprintf(&secret, "%s\n%s\n", nonce, path) > 0);
-
-	r = sp_start(&(struct sp_opts){
-		.argv = ARGV(runner_build(), "--server-pid", "1"),
-		.in = secret,
-		.in_len = strlen(secret),
-		.timeout_ms = 20000,
-	});
-	/* Pumping hands the runner its stdin while we wait for it. */
-	end = sp_now_ms() + 5000;
-	for (;;) {
-		pf = (struct pollfd){ lfd, POLLIN, 0 };
-		if (poll(&pf, 1, 0) == 1)
-			break;
-		cr_assert(sp_now_ms() < end && !sp_has_exited(r), "the runner never connected: %s\nstderr: %s",
-			  sp_status_str(r), IT_ESC_ERR(r));
-		sp_pump_for(r, 20);
-	}
-	cfd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
-	cr_assert(cfd >= 0, "accept: %s", strerror(errno));
+	cr_assert(asprintf(&secret, "%s\nstdin\n", nonce) > 0);
+	r = paired_start(ARGV(runner_build(), "--server-pid", "1"), NULL, secret);
 	/* Send nothing; read what it says until it hangs up. */
 	end = sp_now_ms() + 5000;
 	for (;;) {
 		long long left = end - sp_now_ms();
 		ssize_t n;
 
-		pf = (struct pollfd){ cfd, POLLIN, 0 };
-		cr_assert(left > 0 && poll(&pf, 1, (int)left) == 1, "the runner kept the connection open for 5 s");
-		n = read(cfd, buf + got, sizeof buf - got);
+		pf = (struct pollfd){ r->fd, POLLIN, 0 };
+		cr_assert(left > 0 && poll(&pf, 1, (int)left) == 1, "the runner kept the channel open for 5 s");
+		n = read(r->fd, buf + got, sizeof buf - got);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n <= 0)
@@ -234,18 +264,15 @@ Test(elevate, runner_refuses_a_server_that_did_not_start_it, .timeout = 60)
 		got += (size_t)n;
 		cr_assert(got < sizeof buf, "the runner sent over %zu bytes", sizeof buf);
 	}
-	sp_wait(r);
-	close(cfd);
-	close(lfd);
+	cr_assert(paired_wait(r, 5000), "the runner did not exit");
 
-	cr_assert(sp_exited_with(r, 1), "runner: expected exit 1, got %s\nstderr: %s", sp_status_str(r),
+	cr_assert(paired_exited_with(r, 1), "runner: expected exit 1, got %s\nstderr: %s", paired_status(r),
 		  IT_ESC_ERR(r));
-	cr_assert(elapsed(r) < 5000, "the runner took %lld ms", elapsed(r));
 	/* Connected, it says why in an error frame, not on stderr: the one
 	 * line the user sees is sbx's to write. */
 	cr_assert(it_buf_has((unsigned char *)buf, got, "channel server is not the sbx that started this runner"),
 		  "the runner's frames: %s", it_esc(buf, got));
-	EXPECT_ERR(r, "");
+	cr_assert(r->err_len == 0, "runner stderr: %s", IT_ESC_ERR(r));
 	/* Frames: u32 length, type, three zero bytes, payload. */
 	cr_assert(got >= 8, "the runner sent %zu bytes, not even a frame header", got);
 	for (size_t off = 0; off + 8 <= got;) {
@@ -257,70 +284,20 @@ Test(elevate, runner_refuses_a_server_that_did_not_start_it, .timeout = 60)
 		off += 8 + len;
 	}
 	cr_assert(!it_buf_has((unsigned char *)buf, got, nonce), "the runner sent the nonce to a forged server");
-	sp_free(r);
+	paired_free(r);
 	free(secret);
 }
 
-/* Each run makes its own directory for the channel, 0700 and the caller's,
- * with a socket of an unguessable name, and removes it afterwards. */
-Test(elevate, channel_directory_is_private_and_per_run, .timeout = 60)
-{
-	char *tmp = it_tmpdir(), *tmpenv, *sock[4], *left;
-	struct sp *p[2];
-	size_t n;
-
-	cr_assert(asprintf(&tmpenv, "TMPDIR=%s", tmp) > 0);
-	for (int i = 0; i < 2; i++)
-		p[i] = sp_start(&(struct sp_opts){
-			.argv = ARGV(lc_sbx_with_fakerunner(it_tmpdir(), "silent-never-connect"), "run", "--same-user",
-				     "--connect-timeout", "3s", "--", "true"),
-			.envp = it_env(ARGV(tmpenv), ARGV("XDG_RUNTIME_DIR")),
-			.stdin_mode = SP_IN_OPEN,
-			.timeout_ms = 30000,
-		});
-	n = wait_sockets(tmp, sock, 2, 10000);
-	cr_assert(n == 2, "expected two channel sockets in %s, found %zu", tmp, n);
-	for (size_t i = 0; i < n; i++) {
-		char *dir = strdup(sock[i]), *name = strrchr(dir, '/'), *base, *alone;
-		struct stat st;
-
-		*name++ = '\0';
-		base = strrchr(dir, '/') + 1;
-		cr_assert(strncmp(base, "sbx-", 4) == 0 && strlen(base) == 10, "directory name %s", base);
-		cr_assert(lstat(dir, &st) == 0 && S_ISDIR(st.st_mode), "%s: %s", dir, strerror(errno));
-		cr_assert((st.st_mode & 07777) == 0700, "%s has mode %o, not 0700", dir, (unsigned)(st.st_mode & 07777));
-		cr_assert(st.st_uid == geteuid(), "%s belongs to uid %ld, not the caller", dir, (long)st.st_uid);
-		cr_assert(lstat(sock[i], &st) == 0 && st.st_uid == geteuid(), "%s", sock[i]);
-		cr_assert(asprintf(&alone, "%s\n", name) > 0);
-		cr_assert_str_eq(lc_list_dir(dir), alone, "%s should hold the socket alone: %s", dir,
-				 lc_list_dir(dir));
-		free(alone);
-		free(dir);
-	}
-	cr_assert(strcmp(sock[0], sock[1]) != 0 &&
-			  strncmp(sock[0], sock[1], strlen(tmp) + 11) != 0,
-		  "two runs share a directory: %s and %s", sock[0], sock[1]);
-	for (int i = 0; i < 2; i++) {
-		sp_wait(p[i]);
-		EXPECT_EXIT(p[i], 125);
-		EXPECT_SBX_LINE(p[i], "runner did not connect");
-		sp_free(p[i]);
-	}
-	left = lc_list_dir(tmp);
-	cr_assert(left[0] == '\0', "left behind in TMPDIR: %s", left);
-}
-
-/* For a runner running as another unprivileged account the directory is
- * 0711 under /tmp and the socket 0666: the account can reach it by its
- * random name but cannot list the directory.  The launcher here is sudo
- * behind a script that holds it back until the test has looked, and that
- * reports the socket's name (a launcher learns it anyway). */
-Test(elevate, channel_for_another_account_is_0711_with_a_0666_socket, .timeout = 60)
+/* For a runner running as another unprivileged account the channel is the
+ * same nameless pair: the launcher gets the runner's end as its stdin and
+ * passes it on, and no directory or socket is made for that account to
+ * reach (before, a 0711 directory under /tmp with a 0666 socket).  The
+ * launcher here is sudo behind a script that holds it back until the
+ * test has looked. */
+Test(elevate, channel_for_another_account_is_the_launchers_stdin, .timeout = 60)
 {
 	struct pub pb;
-	char *adir, *script, *launcher, *path = NULL, *sdir, *name, *text, go[256];
-	struct acct admin;
-	struct stat st;
+	char *adir, *script, *launcher, *text, go[256], *before, *after;
 	struct sp_opts o;
 	struct sp *p;
 	long lpid, sid = 0;
@@ -328,47 +305,36 @@ Test(elevate, channel_for_another_account_is_0711_with_a_0666_socket, .timeout =
 	int fd;
 
 	setup_sudo(&pb);
-	admin = account(ADMIN);
 	adir = owned_subdir(&pb, "admin", ADMIN);
 	cr_assert(asprintf(&script,
 			   "#!/bin/sh\n"
 			   "d='%s'\n"
 			   "echo $$ > \"$d/pid.tmp\" && mv \"$d/pid.tmp\" \"$d/pid\"\n"
-			   "IFS= read -r nonce && IFS= read -r sock || exit 3\n"
-			   "printf '%%s\\n' \"$sock\" > \"$d/sock.tmp\" && mv \"$d/sock.tmp\" \"$d/sock\"\n"
 			   "i=0\n"
 			   "while [ ! -e \"$d/go\" ]; do i=$((i + 1)); [ \"$i\" -le 400 ] || exit 4; sleep 0.05; done\n"
-			   "printf '%%s\\n%%s\\n' \"$nonce\" \"$sock\" | exec sudo \"$@\"\n",
+			   "exec sudo \"$@\"\n",
 			   adir) > 0);
 	it_keep(script);
 	launcher = it_keep(it_write_file(pb.dir, "slow-sudo", script, 0755));
+	before = channel_dirs_of(ADMIN);
 
 	o = as_opts(ADMIN, ARGV(pb.sbx, "run", "-n", "-u", BOX, "--via", launcher, "--", "id", "-un"), NULL);
 	p = sp_start(&o);
 	end = sp_now_ms() + 10000;
-	while (!(text = read_in(adir, "sock")) && sp_now_ms() < end && !sp_has_exited(p))
+	while (!(text = read_in(adir, "pid")) && sp_now_ms() < end && !sp_has_exited(p))
 		usleep(20000);
-	cr_assert(text != NULL, "the launcher never reported the socket: %s", sp_status_str(p));
+	cr_assert(text != NULL, "the launcher never started: %s", sp_status_str(p));
 	it_keep(text);
-	path = strndup(text, strcspn(text, "\n"));
-	it_keep(path);
-	sdir = strdup(path);
-	it_keep(sdir);
-	name = strrchr(sdir, '/');
-	*name++ = '\0';
-
-	cr_assert(strncmp(sdir, "/tmp/sbx-", 9) == 0 && strlen(sdir) == 15, "channel directory %s", sdir);
-	cr_assert(lstat(sdir, &st) == 0 && S_ISDIR(st.st_mode), "%s: %s", sdir, strerror(errno));
-	cr_assert((st.st_mode & 07777) == 0711, "%s has mode %o, not 0711", sdir, (unsigned)(st.st_mode & 07777));
-	cr_assert(st.st_uid == admin.uid, "%s belongs to uid %ld, not %s", sdir, (long)st.st_uid, ADMIN);
-	cr_assert(is_hex32(name), "socket name %s is not 32 hex digits", name);
-	cr_assert(lstat(path, &st) == 0 && S_ISSOCK(st.st_mode), "%s: %s", path, strerror(errno));
-	cr_assert((st.st_mode & 0777) == 0666, "%s has mode %o, not 0666", path, (unsigned)(st.st_mode & 0777));
+	lpid = strtol(text, NULL, 10);
+	cr_assert(lpid > 0, "the launcher wrote no pid");
+	cr_assert(std_sockets(lpid) == 1, "the launcher's stdin is not a socket (streams that are: %x)",
+		  std_sockets(lpid));
+	text = findable_sockets(p->pid);
+	cr_assert(text[0] == '\0', "sbx holds sockets others could find:\n%s", text);
+	after = channel_dirs_of(ADMIN);
+	cr_assert_str_eq(after, before, "a channel directory of %s appeared in /tmp", ADMIN);
 
 	/* -n: the launcher leads a session of its own, with no terminal. */
-	text = it_keep(read_in(adir, "pid"));
-	lpid = text ? strtol(text, NULL, 10) : 0;
-	cr_assert(lpid > 0, "the launcher wrote no pid");
 	snprintf(go, sizeof go, "/proc/%ld/stat", lpid);
 	text = it_keep(lc_read_file(go, NULL));
 	cr_assert(text && strrchr(text, ')') && sscanf(strrchr(text, ')') + 2, "%*c %*d %*d %ld", &sid) == 1,
@@ -383,6 +349,5 @@ Test(elevate, channel_for_another_account_is_0711_with_a_0666_socket, .timeout =
 	EXPECT_EXIT(p, 0);
 	EXPECT_OUT(p, BOX "\n");
 	EXPECT_ERR(p, "");
-	cr_assert(!exists(sdir), "%s is left behind", sdir);
 	sp_free(p);
 }

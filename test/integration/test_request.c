@@ -9,6 +9,7 @@
 #include "itest.h"
 #include "accounts.h"
 #include "devlog.h"
+#include "sockets.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -225,7 +226,7 @@ Test(request, environment_entries_without_equals_arrive_unchanged, .timeout = 60
  * without "cwd", one over the bound. */
 struct fake {
 	int fd;        /* the runner's connection */
-	struct sp *runner;
+	struct paired *runner;
 	char nonce[65];
 	unsigned char *in; /* frames read, not yet taken */
 	size_t in_len, in_cap;
@@ -233,43 +234,19 @@ struct fake {
 
 static void fake_start(struct fake *fk, const char *runner_cwd)
 {
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	char *dir = it_tmpdir(), *secret, pid[32];
-	long long until;
-	int lfd;
+	char *secret, pid[32];
 
 	memset(fk, 0, sizeof *fk);
 	for (int i = 0; i < 64; i++)
 		fk->nonce[i] = "0123456789abcdef"[(unsigned)rand() % 16];
-	cr_assert(strlen(dir) + 3 < sizeof sa.sun_path, "temporary directory %s is too long for a socket", dir);
-	snprintf(sa.sun_path, sizeof sa.sun_path, "%s/s", dir);
-	lfd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	cr_assert(lfd >= 0);
-	cr_assert(bind(lfd, (struct sockaddr *)&sa, sizeof sa) == 0, "bind %s: %s", sa.sun_path, strerror(errno));
-	cr_assert(listen(lfd, 1) == 0);
-	cr_assert(asprintf(&secret, "%s\n%s\n", fk->nonce, sa.sun_path) > 0);
+	/* As sbx does: the runner's stdin is its end of a socket pair, the
+	 * secret already in it. */
+	cr_assert(asprintf(&secret, "%s\nstdin\n", fk->nonce) > 0);
 	it_keep(secret);
 	snprintf(pid, sizeof pid, "%ld", (long)getpid());
-	fk->runner = sp_start(&(struct sp_opts){
-		.argv = ARGV(runner_build(), "--server-pid", pid),
-		.cwd = runner_cwd,
-		.in = secret,
-		.in_len = strlen(secret),
-		.timeout_ms = 60000,
-	});
-	/* The runner reads the secret from the pipe the pump feeds. */
-	until = sp_now_ms() + 15000;
-	fk->fd = -1;
-	while (fk->fd < 0 && sp_now_ms() < until) {
-		struct pollfd pf = { lfd, POLLIN, 0 };
-
-		sp_pump_for(fk->runner, 10);
-		if (poll(&pf, 1, 10) == 1)
-			fk->fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
-	}
-	close(lfd);
-	cr_assert(fk->fd >= 0, "the runner never connected: %s\nstderr: %s", sp_status_str(fk->runner),
-		  IT_ESC_ERR(fk->runner));
+	fk->runner = paired_start(ARGV(runner_build(), "--server-pid", it_keep(strdup(pid))), runner_cwd, secret);
+	fk->fd = fk->runner->fd;
+	fk->runner->fd = -1;
 }
 
 /* Sends one frame; false when the runner has closed the channel. */
@@ -361,7 +338,7 @@ static void fake_hello(struct fake *fk)
 static void fake_end(struct fake *fk)
 {
 	close(fk->fd);
-	sp_wait(fk->runner);
+	(void)paired_wait(fk->runner, 30000);
 	free(fk->in);
 }
 
@@ -403,13 +380,13 @@ Test(request, runner_joins_a_request_sent_in_parts, .timeout = 60)
 	}
 	fake_end(&fk);
 	cr_assert(spawned && exited, "spawned %d, exited %d; the runner: %s\nstderr: %s", spawned, exited,
-		  sp_status_str(fk.runner), IT_ESC_ERR(fk.runner));
+		  paired_status(fk.runner), IT_ESC_ERR(fk.runner));
 	cr_assert(asprintf(&want, "%s\n", dir) > 0);
 	out_len = out ? strlen(out) : 0;
 	expect_same_bytes((unsigned char *)(out ? out : ""), out_len, want, strlen(want), "the command's cwd");
-	cr_assert(sp_exited_with(fk.runner, 0), "the runner: %s\nstderr: %s", sp_status_str(fk.runner),
+	cr_assert(paired_exited_with(fk.runner, 0), "the runner: %s\nstderr: %s", paired_status(fk.runner),
 		  IT_ESC_ERR(fk.runner));
-	sp_free(fk.runner);
+	paired_free(fk.runner);
 	free(req);
 	free(out);
 	free(want);
@@ -436,14 +413,14 @@ Test(request, audit_line_without_cwd, .timeout = 90)
 	while (!exited && fake_get(&fk, &type, &payload, &len, 20000))
 		exited = type == 0x05;
 	fake_end(&fk);
-	cr_assert(exited, "no exit frame; the runner: %s\nstderr: %s", sp_status_str(fk.runner),
+	cr_assert(exited, "no exit frame; the runner: %s\nstderr: %s", paired_status(fk.runner),
 		  IT_ESC_ERR(fk.runner));
-	cr_assert(sp_exited_with(fk.runner, 0), "the runner: %s\nstderr: %s", sp_status_str(fk.runner),
+	cr_assert(paired_exited_with(fk.runner, 0), "the runner: %s\nstderr: %s", paired_status(fk.runner),
 		  IT_ESC_ERR(fk.runner));
 	cr_assert(asprintf(&tail, " argv=\"/bin/sh\" \"-c\" \"exit 3\" \"%s\"", marker) > 0);
 	line = audit_line(dl, marker, tail);
 	cr_assert(strstr(line, " result=exit:3 cwd=? argv=") != NULL, "audit line: %s", line);
-	sp_free(fk.runner);
+	paired_free(fk.runner);
 	devlog_release();
 	free(req);
 	free(tail);
@@ -469,11 +446,11 @@ Test(request, runner_refuses_a_request_over_the_bound, .timeout = 90)
 	while (fake_get(&fk, &type, &payload, &len, 20000) && !(got = type == 0x07))
 		;
 	cr_assert(got, "no error frame after %zu bytes of request; the runner: %s\nstderr: %s", sent,
-		  sp_status_str(fk.runner), IT_ESC_ERR(fk.runner));
+		  paired_status(fk.runner), IT_ESC_ERR(fk.runner));
 	cr_assert(strstr(payload, "over the limit of 67108864 bytes") != NULL, "error: %s", payload);
 	fake_end(&fk);
-	cr_assert(sp_exited_with(fk.runner, 1), "the runner: %s", sp_status_str(fk.runner));
-	sp_free(fk.runner);
+	cr_assert(paired_exited_with(fk.runner, 1), "the runner: %s", paired_status(fk.runner));
+	paired_free(fk.runner);
 }
 
 /* ------------------------------------------------------------ 2>&1 */

@@ -1,12 +1,12 @@
 /* The runner under pressure: signals relayed to it, frames that arrive
- * together with the spawn request, one line per failure, the channel sbx
- * leaves behind when it is killed, and a TMPDIR that cannot hold the
- * channel.
+ * together with the spawn request, one line per failure, and sbx killed at
+ * any moment, which leaves nothing behind: the channel has no name, so
+ * there is no directory or socket of it anywhere, in TMPDIR or /tmp.
  *
- * Some tests act as sbx themselves (mini_sbx below): they listen, start the
- * real sbx-runner with a secret of their choosing on its stdin and speak
- * the protocol by hand, so that they control exactly what arrives in one
- * write, or which path the runner is told. */
+ * Some tests act as sbx themselves (mini_sbx below): they start the real
+ * sbx-runner on a socket pair of their own, with a secret of their choosing
+ * in it, and speak the protocol by hand, so that they control exactly what
+ * arrives in one write. */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
@@ -27,9 +27,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/un.h>
 #include <unistd.h>
 
 #define NONCE "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
@@ -48,27 +46,6 @@ static long wait_runner(struct sp *p, int ms)
 	return r;
 }
 
-/* How many entries of dir start with "sbx-" (channel directories). */
-static size_t channel_dirs(const char *dir, char *names, size_t cap)
-{
-	DIR *d = opendir(dir);
-	struct dirent *de;
-	size_t n = 0, used = 0;
-
-	cr_assert(d != NULL, "opendir %s: %s", dir, strerror(errno));
-	if (cap > 0)
-		names[0] = '\0';
-	while ((de = readdir(d)) != NULL) {
-		if (strncmp(de->d_name, "sbx-", 4) != 0)
-			continue;
-		n++;
-		if (used + strlen(de->d_name) + 2 < cap)
-			used += (size_t)snprintf(names + used, cap - used, "%s ", de->d_name);
-	}
-	closedir(d);
-	return n;
-}
-
 /* A line in stderr that contains needle. */
 static bool err_has(const struct sp *p, const char *needle)
 {
@@ -78,54 +55,22 @@ static bool err_has(const struct sp *p, const char *needle)
 /* ---- a hand-made sbx */
 
 struct mini {
-	int lfd, fd;
-	char path[108];
-	struct sp *runner;
+	struct paired *runner;
 	unsigned char in[1 << 16];
 	size_t inlen;
 };
 
-/* Listens at dir/name (a socket of ours, mode 0700 directory as sbx makes
- * it) and starts the real runner with the nonce and `told` (NULL: the
- * socket's path) on its stdin, as sbx would. */
-static void mini_start(struct mini *m, const char *dir, const char *name, const char *told)
+/* Starts the real runner on a socket pair, with the nonce and "stdin" in
+ * it, as sbx would; --server-pid is the test's own pid, the pair's maker. */
+static void mini_start(struct mini *m)
 {
-	struct sockaddr_un sa;
 	char *secret, pid[32];
 
 	memset(m, 0, sizeof(*m));
-	m->fd = -1;
-	cr_assert(snprintf(m->path, sizeof m->path, "%s/%s", dir, name) < (int)sizeof m->path);
-	memset(&sa, 0, sizeof sa);
-	sa.sun_family = AF_UNIX;
-	strcpy(sa.sun_path, m->path);
-	m->lfd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	cr_assert(m->lfd >= 0 && bind(m->lfd, (struct sockaddr *)&sa, sizeof sa) == 0 && listen(m->lfd, 1) == 0,
-		  "listen at %s: %s", m->path, strerror(errno));
-	cr_assert(asprintf(&secret, "%s\n%s\n", NONCE, told ? told : m->path) > 0);
+	cr_assert(asprintf(&secret, "%s\nstdin\n", NONCE) > 0);
 	it_keep(secret);
 	snprintf(pid, sizeof pid, "%ld", (long)getpid());
-	m->runner = sp_start(&(struct sp_opts){
-		.argv = ARGV(runner_build(), "--server-pid", it_keep(strdup(pid))),
-		.in = secret,
-		.in_len = strlen(secret),
-		.timeout_ms = 20000,
-	});
-}
-
-static void mini_accept(struct mini *m)
-{
-	long long end = sp_now_ms() + 10000;
-
-	while (m->fd < 0 && sp_now_ms() < end) {
-		struct pollfd pf = { m->lfd, POLLIN, 0 };
-
-		sp_pump_for(m->runner, 10);
-		if (poll(&pf, 1, 10) == 1)
-			m->fd = accept4(m->lfd, NULL, NULL, SOCK_CLOEXEC);
-	}
-	cr_assert(m->fd >= 0, "the runner never connected: %s; stderr: %s", sp_status_str(m->runner),
-		  IT_ESC_ERR(m->runner));
+	m->runner = paired_start(ARGV(runner_build(), "--server-pid", it_keep(strdup(pid))), NULL, secret);
 }
 
 /* The next frame from the runner within ms: its type, the payload in
@@ -150,13 +95,13 @@ static int mini_frame(struct mini *m, int ms, unsigned char **payload, size_t *l
 				return type;
 			}
 		}
-		struct pollfd pf = { m->fd, POLLIN, 0 };
+		struct pollfd pf = { m->runner->fd, POLLIN, 0 };
 		long long left = end - sp_now_ms();
 		ssize_t got;
 
 		if (left <= 0 || poll(&pf, 1, (int)left) != 1)
 			return -1;
-		got = read(m->fd, m->in + m->inlen, sizeof m->in - m->inlen);
+		got = read(m->runner->fd, m->in + m->inlen, sizeof m->in - m->inlen);
 		if (got <= 0)
 			return -1;
 		m->inlen += (size_t)got;
@@ -178,11 +123,7 @@ static size_t put_frame(unsigned char *buf, size_t at, unsigned type, const void
 
 static void mini_free(struct mini *m)
 {
-	if (m->fd >= 0)
-		close(m->fd);
-	if (m->lfd >= 0)
-		close(m->lfd);
-	sp_free(m->runner);
+	paired_free(m->runner);
 }
 
 /* ------------------------------------------------ 1. relayed signals */
@@ -331,8 +272,7 @@ Test(runner_hard, frames_in_the_same_read_as_spawn_are_handled, .timeout = 60)
 	long long sent;
 	int type, exited = 0;
 
-	mini_start(&m, it_tmpdir(), "chan", NULL);
-	mini_accept(&m);
+	mini_start(&m);
 	type = mini_frame(&m, 10000, &pl, &len);
 	cr_assert(type == SBX_F_HELLO, "expected the runner's hello, got type %d", type);
 	snprintf(hello, sizeof hello, "{\"version\":%d,\"nonce\":\"%s\",\"pid\":%ld}", SBX_PROTO_VERSION, NONCE,
@@ -342,7 +282,7 @@ Test(runner_hard, frames_in_the_same_read_as_spawn_are_handled, .timeout = 60)
 	at = put_frame(buf, at, SBX_F_SPAWN, spawn, strlen(spawn));
 	at = put_frame(buf, at, SBX_F_DATA | SBX_STDIN, "typed\n", 6);
 	at = put_frame(buf, at, SBX_F_CLOSE | SBX_STDIN, "", 0);
-	cr_assert(write(m.fd, buf, at) == (ssize_t)at);
+	cr_assert(write(m.runner->fd, buf, at) == (ssize_t)at);
 	sent = sp_now_ms();
 	while (!exited && (type = mini_frame(&m, 2000 - (int)(sp_now_ms() - sent), &pl, &len)) >= 0) {
 		if (type == (SBX_F_DATA | SBX_STDOUT) && outlen + len < sizeof out) {
@@ -352,6 +292,7 @@ Test(runner_hard, frames_in_the_same_read_as_spawn_are_handled, .timeout = 60)
 		cr_assert(type != SBX_F_ERROR && type != SBX_F_SPAWN_ERROR, "the runner refused: %s", pl);
 		exited = type == SBX_F_EXIT;
 	}
+	paired_pump(m.runner, 0);
 	cr_assert(exited, "no exit frame within 2 s of the request (stdout so far: \"%s\"); runner stderr: %s", out,
 		  IT_ESC_ERR(m.runner));
 	cr_assert(strcmp(out, "typed\n") == 0, "the command's stdout: \"%s\"", out);
@@ -391,30 +332,27 @@ Test(runner_hard, runner_failing_before_connecting_is_one_sbx_line, .timeout = 6
 	sp_free(p);
 }
 
-/* The socket is gone when the real runner connects: one line, which says
- * so without naming the channel (its path is half of the secret). */
-Test(runner_hard, no_message_names_the_channel, .timeout = 60)
+/* A launcher that reads the secret and relays it through a pipe of its own
+ * (as sudo does for standard input under log_input) leaves the runner
+ * without the channel: one line that says so, and names neither the
+ * channel nor the nonce. */
+Test(runner_hard, runner_without_the_channel_is_one_sbx_line, .timeout = 60)
 {
-	char *dir = it_tmpdir(), *tmp, env[4200];
+	char *dir = it_tmpdir();
 	char *sbx = sbx_with_wrapper(dir, "#!/bin/sh\n"
-					  "IFS= read -r nonce && IFS= read -r sock || exit 3\n"
-					  "rm -f \"$sock\"\n"
-					  "printf '%s\\n%s\\n' \"$nonce\" \"$sock\" | exec ",
+					  "IFS= read -r nonce && IFS= read -r name || exit 3\n"
+					  "printf '%s\\n%s\\n' \"$nonce\" \"$name\" | exec ",
 				     " \"$@\"\n");
-	struct sp *p;
-
-	cr_assert(asprintf(&tmp, "%s/t", dir) > 0 && mkdir(tmp, 0700) == 0);
-	snprintf(env, sizeof env, "TMPDIR=%s", tmp);
-	p = sp_run(&(struct sp_opts){
+	struct sp *p = sp_run(&(struct sp_opts){
 		.argv = ARGV(sbx, "run", "--same-user", "--", HELPER, "exit", "0"),
-		.envp = it_env(ARGV(env), ARGV("XDG_RUNTIME_DIR")),
 		.timeout_ms = 20000,
 	});
+
 	EXPECT_EXIT(p, 125);
-	EXPECT_SBX_LINE(p, "runner exited before connecting: cannot connect to sbx's channel: No such file");
-	cr_assert(!err_has(p, tmp) && !err_has(p, "/sbx-"), "a message names the channel: %s", IT_ESC_ERR(p));
+	EXPECT_SBX_LINE(p, "runner exited before connecting: standard input is not sbx's channel: Socket "
+			   "operation on non-socket");
+	cr_assert(!err_has(p, "/sbx-"), "a message names a channel: %s", IT_ESC_ERR(p));
 	sp_free(p);
-	free(tmp);
 }
 
 /* sbx fails first (it refuses a runner of the wrong uid) and closes the
@@ -442,127 +380,106 @@ Test(runner_hard, runner_says_nothing_when_sbx_failed_first, .timeout = 60)
 	sp_free(p);
 }
 
-/* ------------------------------------ 4. the channel sbx left behind */
+/* ------------------------------ 4. sbx killed: nothing left behind */
 
-/* sbx killed before the runner connects: the runner finds nobody
- * listening, and removes the socket and its directory. */
-Test(runner_hard, runner_removes_the_channel_of_a_killed_sbx, .timeout = 60)
+/* The runners serving any of `sbx` (n pids) and the commands named `mark`
+ * still alive: how many, the first in *first. */
+static size_t leftovers(const long *sbx, size_t n, const char *mark, long *first)
 {
-	char *dir = it_tmpdir(), *tmp, env[4200], *go, *pidf, names[512], *pidtxt;
-	char *sbx = sbx_with_wrapper(dir, "#!/bin/sh\n"
-					  "IFS= read -r nonce && IFS= read -r sock || exit 3\n"
-					  "d=$(dirname \"$0\")\n"
-					  "echo $$ > \"$d/w.tmp\" && mv \"$d/w.tmp\" \"$d/wrapper.pid\"\n"
-					  "while [ ! -e \"$d/go\" ]; do sleep 0.05; done\n"
-					  "printf '%s\\n%s\\n' \"$nonce\" \"$sock\" | ",
-				     " \"$@\"\necho done > \"$d/done\"\n");
-	struct sp *p;
-	long wrapper = 0;
+	DIR *d = opendir("/proc");
+	struct dirent *de;
+	size_t found = 0;
+
+	cr_assert(d != NULL, "opendir /proc: %s", strerror(errno));
+	*first = 0;
+	while ((de = readdir(d)) != NULL) {
+		char path[64], *end, *buf;
+		long pid = strtol(de->d_name, &end, 10);
+		size_t len = 0;
+		bool hit = false;
+
+		if (*end != '\0' || pid <= 1 || pid == (long)getpid())
+			continue;
+		snprintf(path, sizeof path, "/proc/%ld/cmdline", pid);
+		/* Zombies have an empty command line and never count. */
+		if ((buf = lc_read_file(path, &len)) == NULL || len == 0) {
+			free(buf);
+			continue;
+		}
+		hit = memmem(buf, len, mark, strlen(mark)) != NULL;
+		for (size_t i = 0; i < n && !hit; i++) {
+			/* "--server-pid\0PID\0", NULs included. */
+			char server[64];
+			int k = snprintf(server, sizeof server, "--server-pid%c%ld%c", 0, sbx[i], 0);
+
+			hit = memmem(buf, len, server, (size_t)k) != NULL;
+		}
+		free(buf);
+		if (hit && found++ == 0)
+			*first = pid;
+	}
+	closedir(d);
+	return found;
+}
+
+/* sbx killed by SIGKILL at every moment of a run, 0 to 9 ms after it
+ * started (before, during and after the runner's start and the
+ * handshake, and while the command runs): the runner and the command
+ * end, and nothing is left in TMPDIR or XDG_RUNTIME_DIR, which a channel
+ * with a name would have used.  The command sleeps 30 s, so only the
+ * runner ending it can make it go. */
+Test(runner_hard, sbx_killed_at_any_moment_leaves_nothing, .timeout = 240)
+{
+	enum { RUNS = 200 };
+	char *dir = it_tmpdir(), *tmp, *xdg, *cmd, mark[64], tmpenv[4200], xdgenv[4200], *left;
+	long sbx[RUNS], first;
 	long long end;
+	size_t n;
 
-	cr_assert(asprintf(&tmp, "%s/t", dir) > 0 && mkdir(tmp, 0700) == 0);
-	cr_assert(asprintf(&go, "%s/go", dir) > 0 && asprintf(&pidf, "%s/wrapper.pid", dir) > 0);
-	snprintf(env, sizeof env, "TMPDIR=%s", tmp);
-	p = sp_start(&(struct sp_opts){
-		.argv = ARGV(sbx, "run", "--same-user", "--", HELPER, "exit", "0"),
-		.envp = it_env(ARGV(env), ARGV("XDG_RUNTIME_DIR")),
-		.timeout_ms = 20000,
-	});
+	snprintf(mark, sizeof mark, "sbxt-kill-%ld", (long)getpid());
+	cr_assert(asprintf(&tmp, "%s/tmp", dir) > 0 && mkdir(tmp, 0700) == 0);
+	cr_assert(asprintf(&xdg, "%s/xdg", dir) > 0 && mkdir(xdg, 0700) == 0);
+	cr_assert(asprintf(&cmd, "%s/%s", dir, mark) > 0);
+	cr_assert(symlink(HELPER, cmd) == 0, "symlink %s: %s", cmd, strerror(errno));
+	snprintf(tmpenv, sizeof tmpenv, "TMPDIR=%s", tmp);
+	snprintf(xdgenv, sizeof xdgenv, "XDG_RUNTIME_DIR=%s", xdg);
+	srand((unsigned)getpid());
+	for (int i = 0; i < RUNS; i++) {
+		struct sp *p = sp_start(&(struct sp_opts){
+			.argv = ARGV(SBX, "run", "--same-user", "--", cmd, "sleep", "30000"),
+			.envp = it_env(ARGV(tmpenv, xdgenv), NULL),
+			.stdin_mode = SP_IN_NULL,
+			.timeout_ms = 20000,
+		});
+
+		sbx[i] = p->pid;
+		usleep((useconds_t)(rand() % 10) * 1000);
+		sp_kill(p, SIGKILL);
+		sp_wait(p);
+		cr_assert(sp_killed_by(p, SIGKILL), "run %d: sbx %s; stderr: %s", i, sp_status_str(p), IT_ESC_ERR(p));
+		sp_free(p);
+	}
 	end = sp_now_ms() + 10000;
-	while ((pidtxt = read_in(dir, "wrapper.pid")) == NULL && sp_now_ms() < end)
-		sp_pump_for(p, 20);
-	cr_assert(pidtxt != NULL, "the wrapper never started: %s", IT_ESC_ERR(p));
-	wrapper = strtol(pidtxt, NULL, 10);
-	cr_assert(channel_dirs(tmp, names, sizeof names) == 1, "channel directories: %s", names);
-	sp_kill(p, SIGKILL);
-	end = sp_now_ms() + 5000;
-	while (!sp_has_exited(p) && sp_now_ms() < end)
-		sp_pump_for(p, 20);
-	cr_assert(sp_killed_by(p, SIGKILL), "sbx: %s", sp_status_str(p));
-	free(it_write_file(dir, "go", "", 0644));
-	cr_assert(it_wait_gone(wrapper, 10000), "the runner never ended");
-	cr_assert(channel_dirs(tmp, names, sizeof names) == 0, "left behind: %s", names);
-	sp_free(p);
+	while ((n = leftovers(sbx, RUNS, mark, &first)) > 0 && sp_now_ms() < end)
+		usleep(20000);
+	if (n > 0) {
+		long pids[RUNS];
+		size_t k = procs_with(mark, pids, RUNS);
+
+		for (size_t i = 0; i < k; i++)
+			kill((pid_t)pids[i], SIGKILL);
+	}
+	cr_assert(n == 0, "%zu runners or commands outlived their sbx by 10 s, the first pid %ld", n, first);
+	left = lc_list_dir(tmp);
+	cr_assert(left[0] == '\0', "left behind in TMPDIR: %s", left);
+	left = lc_list_dir(xdg);
+	cr_assert(left[0] == '\0', "left behind in XDG_RUNTIME_DIR: %s", left);
 	free(tmp);
-	free(go);
-	free(pidf);
-	free(pidtxt);
+	free(xdg);
+	free(cmd);
 }
 
-/* A dead socket at the path the runner was given, in a directory made as
- * sbx makes it: removed, with the directory. */
-static void abandoned(const char *dir, const char *sub, mode_t mode, bool sock, bool want_gone)
-{
-	char *d, *s, name[64], *path;
-	struct stat st;
-	struct mini m;
-	int fd;
-
-	snprintf(name, sizeof name, "0123456789abcdef0123456789abcdef");
-	cr_assert(asprintf(&d, "%s/%s", dir, sub) > 0 && asprintf(&s, "%s/%s", d, name) > 0);
-	cr_assert(mkdir(d, 0700) == 0 && chmod(d, mode) == 0, "mkdir %s: %s", d, strerror(errno));
-	if (sock) {
-		struct sockaddr_un sa = { .sun_family = AF_UNIX };
-
-		strcpy(sa.sun_path, s);
-		fd = socket(AF_UNIX, SOCK_STREAM, 0);
-		cr_assert(fd >= 0 && bind(fd, (struct sockaddr *)&sa, sizeof sa) == 0, "bind %s", s);
-		close(fd); /* bound, never listened: a channel nobody serves */
-	} else {
-		free(it_write_file(d, name, "not a socket", 0600));
-	}
-	/* The runner is told that path while our own socket listens elsewhere. */
-	mini_start(&m, it_tmpdir(), "unused", s);
-	sp_wait(m.runner);
-	EXPECT_EXIT(m.runner, 1);
-	cr_assert(it_buf_has(m.runner->err_buf, m.runner->err_len, "cannot connect to "),
-		  "runner stderr: %s", IT_ESC_ERR(m.runner));
-	path = want_gone ? d : s;
-	if (want_gone)
-		cr_assert(lstat(d, &st) < 0 && errno == ENOENT, "%s was left behind", d);
-	else
-		cr_assert(lstat(path, &st) == 0, "%s (mode %o, %s) was removed", path, (unsigned)mode,
-			  sock ? "a socket" : "a file");
-	mini_free(&m);
-	free(d);
-	free(s);
-}
-
-Test(runner_hard, runner_removes_only_what_sbx_made, .timeout = 60)
-{
-	char *dir = it_tmpdir(), *link, *target;
-
-	abandoned(dir, "sbx-AbC123", 0700, true, true);
-	abandoned(dir, "sbx-AbC124", 0711, true, true);
-	/* Not as sbx makes it: left alone. */
-	abandoned(dir, "sbx-AbC125", 0755, true, false);
-	abandoned(dir, "sbx-AbC126", 0700, false, false);
-	abandoned(dir, "not-sbx-dir", 0700, true, false);
-	/* A symbolic link where the directory should be: not followed. */
-	abandoned(dir, "target", 0700, true, false);
-	cr_assert(asprintf(&link, "%s/sbx-Link12", dir) > 0 && asprintf(&target, "%s/target", dir) > 0);
-	cr_assert(symlink(target, link) == 0);
-	{
-		struct mini m;
-		char *told, *s;
-		struct stat st;
-
-		cr_assert(asprintf(&told, "%s/0123456789abcdef0123456789abcdef", link) > 0);
-		cr_assert(asprintf(&s, "%s/0123456789abcdef0123456789abcdef", target) > 0);
-		mini_start(&m, it_tmpdir(), "unused", told);
-		sp_wait(m.runner);
-		EXPECT_EXIT(m.runner, 1);
-		cr_assert(lstat(s, &st) == 0 && S_ISSOCK(st.st_mode), "the socket behind the link was removed");
-		cr_assert(lstat(link, &st) == 0 && S_ISLNK(st.st_mode), "the link was removed");
-		mini_free(&m);
-		free(told);
-		free(s);
-	}
-	free(link);
-	free(target);
-}
-
-/* ------------------------------------------- 5. TMPDIR unfit for it */
+/* ----------------------------------- 5. no place for a channel needed */
 
 static void runs_with_tmpdir(const char *tmpdir)
 {
@@ -580,9 +497,11 @@ static void runs_with_tmpdir(const char *tmpdir)
 	sp_free(p);
 }
 
-Test(runner_hard, tmpdir_too_long_falls_back_to_tmp, .timeout = 60)
+/* TMPDIR is not sbx's business: too long for a socket's path, missing,
+ * relative, or a directory of its own, which stays empty. */
+Test(runner_hard, tmpdir_of_any_kind_is_no_obstacle, .timeout = 60)
 {
-	char *dir = it_tmpdir(), path[4096];
+	char *dir = it_tmpdir(), path[4096], *left;
 	size_t n = (size_t)snprintf(path, sizeof path, "%s/", dir);
 
 	while (n < 200)
@@ -590,16 +509,15 @@ Test(runner_hard, tmpdir_too_long_falls_back_to_tmp, .timeout = 60)
 	path[n] = '\0';
 	cr_assert(mkdir(path, 0700) == 0, "mkdir %s: %s", path, strerror(errno));
 	runs_with_tmpdir(path);
-}
-
-Test(runner_hard, tmpdir_missing_falls_back_to_tmp, .timeout = 60)
-{
+	left = lc_list_dir(path);
+	cr_assert(left[0] == '\0', "left in TMPDIR: %s", left);
 	runs_with_tmpdir("/nonexistent-sbx-tmpdir");
 	runs_with_tmpdir("relative/tmp");
 }
 
-/* Even /tmp unusable: one line with the real reason. */
-Test(runner_hard, no_place_for_the_channel_says_why, .timeout = 60)
+/* Not even /tmp writable, nor TMPDIR there: the channel needs no place,
+ * and the run is as any other. */
+Test(runner_hard, read_only_tmp_is_no_obstacle, .timeout = 60)
 {
 	char *unshare = tool("unshare"), *cmd;
 	struct sp *p;
@@ -607,7 +525,7 @@ Test(runner_hard, no_place_for_the_channel_says_why, .timeout = 60)
 	need_root("a read-only /tmp needs a mount namespace");
 	if (unshare == NULL)
 		cr_skip_test("no unshare(1) here");
-	cr_assert(asprintf(&cmd, "mount -t tmpfs -o ro none /tmp && exec '%s' run --same-user -- '%s' exit 0", SBX,
+	cr_assert(asprintf(&cmd, "mount -t tmpfs -o ro none /tmp && exec '%s' run --same-user -- '%s' exit 3", SBX,
 			   HELPER) > 0);
 	p = sp_run(&(struct sp_opts){
 		.argv = ARGV(unshare, "-m", "--propagation", "private", "sh", "-c", cmd),
@@ -616,8 +534,36 @@ Test(runner_hard, no_place_for_the_channel_says_why, .timeout = 60)
 	});
 	if (sp_exited_with(p, 1) && !err_has(p, "sbx"))
 		cr_skip_test("cannot mount here: %s", IT_ESC_ERR(p));
-	EXPECT_EXIT(p, 125);
-	EXPECT_SBX_LINE(p, "cannot create the channel: Read-only file system");
+	EXPECT_EXIT(p, 3);
+	EXPECT_ERR(p, "");
 	sp_free(p);
 	free(cmd);
+}
+
+/* ---------------------------------------- 6. after the exit frame */
+
+/* After a clean exit frame sbx does not wait for a runner in a session of
+ * its own: the command is over, and what the runner still does (its audit
+ * line) is its own business.  The fake says exit, then takes 2 s to go
+ * once sbx has closed the channel; sbx must be back at once with the
+ * command's status, and the fake must still finish on its own. */
+Test(runner_hard, sbx_does_not_wait_for_the_runner_after_exit, .timeout = 60)
+{
+	char *dir = it_tmpdir(), *sbx = lc_sbx_with_fakerunner(dir, "exit-then-linger"), *log;
+	struct sp *p = sp_run(&(struct sp_opts){
+		.argv = ARGV(sbx, "run", "--same-user", "--", HELPER, "exit", "0"),
+		.timeout_ms = 20000,
+	});
+	long pid = fake_pid(dir);
+	long long end = sp_now_ms() + 5000;
+
+	EXPECT_EXIT(p, 5);
+	EXPECT_ERR(p, "");
+	cr_assert(elapsed(p) < 1000, "sbx took %lld ms, waiting for a runner that had said exit", elapsed(p));
+	while (!strstr((log = fake_log(dir)), "lingered") && sp_now_ms() < end)
+		usleep(20000);
+	cr_assert(strstr(log, "sbx closed the channel") && strstr(log, "exit 0: lingered"),
+		  "the runner did not end on its own; log:\n%s", log);
+	cr_assert(pid > 0 && lc_survivor(&pid, 1, 3000) == 0, "the fake runner (pid %ld) outlived sbx", pid);
+	sp_free(p);
 }
