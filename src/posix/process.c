@@ -261,7 +261,7 @@ static CHILD_SIDE _Noreturn void child_report(int fd, int stage, int err)
 #define set_euid(id) seteuid(id)
 #endif
 
-static _Noreturn void guardian_main(int rfd, pid_t group, int join);
+static CHILD_SIDE _Noreturn void guardian_main(int rfd, pid_t group, int join);
 
 #if VFORK_SPAWN
 struct guard_args {
@@ -270,8 +270,9 @@ struct guard_args {
     int join;
 };
 
-/* The guardian's first function, in a copy of our memory. */
-static int guardian_entry(void *arg)
+/* The guardian's first function, in a copy of our memory, on the stack
+ * set aside for it: not instrumented either, as nothing on that stack. */
+static CHILD_SIDE int guardian_entry(void *arg)
 {
     const struct guard_args *g = arg;
 
@@ -450,7 +451,7 @@ static CHILD_SIDE int child_entry(void *arg)
  * joined, and is then watched from outside.  Started by fork(), or from the
  * child by clone() without CLONE_VM: a process of its own either way, with
  * async-signal-safe calls only and every signal blocked on entry. */
-static _Noreturn void guardian_main(int rfd, pid_t group, int join)
+static CHILD_SIDE _Noreturn void guardian_main(int rfd, pid_t group, int join)
 {
     struct sigaction sa;
     struct rlimit rl;
