@@ -13,6 +13,8 @@
 #   make fuzz-run             each harness FUZZ_SECONDS (60); fails on any finding
 #   WERROR=1                  make warnings fatal (CI sets it)
 #   SANITIZE=1                AddressSanitizer (leaks included) and UBSan
+#   CJSON=system              link the shared libcjson instead of compiling
+#                             cJSON in from the distribution's sources
 
 VERSION    := 0.1.0
 PREFIX     ?= /usr/local
@@ -37,6 +39,29 @@ CJSON_CFLAGS = $(shell pkg-config --cflags libcjson)
 CJSON_LIBS   = $(shell pkg-config --libs libcjson)
 CRIT_CFLAGS  = $(shell pkg-config --cflags criterion)
 CRIT_LIBS    = $(shell pkg-config --libs criterion)
+
+# cJSON is compiled into sbx and sbx-runner (and the unit tests, through
+# libsbx.a) from the distribution's own cjson source package, its patches
+# applied (.ci/cjson-src.sh, into build/cjson, fetched once for every build
+# directory and for `make win`): one shared library fewer for the dynamic
+# loader to find, map and relocate in both processes of every run.  glibc
+# stays dynamic: the runner resolves accounts through NSS, whose modules a
+# static glibc cannot load.  When the sources cannot be had (offline, no
+# apt-get), the shared libcjson is linked instead, with a note; remove
+# build/cjson to try again.  CJSON=system links the shared one without
+# trying.  The fuzz harnesses (test/fuzz/fuzz.mk) always take the shared
+# one, through CJSON_CFLAGS and CJSON_LIBS.
+CJSON     ?= source
+CJSON_DIR := build/cjson
+ifeq ($(CJSON),system)
+CJSON_STAMP :=
+cjson_mode   = system
+else
+CJSON_STAMP := $(CJSON_DIR)/mode
+cjson_mode   = $(shell cat $(CJSON_STAMP) 2>/dev/null)
+endif
+SBX_CJSON_CFLAGS = $(if $(filter source,$(cjson_mode)),-I$(CJSON_DIR),$(CJSON_CFLAGS))
+SBX_CJSON_LIBS   = $(if $(filter source,$(cjson_mode)),,$(CJSON_LIBS))
 
 # SANITIZE=1 builds into a directory of its own, so sanitized and plain
 # objects never meet; the Windows programs (mingw, not sanitized) stay in
@@ -69,7 +94,7 @@ obj = $(patsubst %.c,$(1)/obj/%.o,$(2))
 CORE_LIB := $(B)/libsbx.a
 HELPER_BIN := $(HELPERS:%=$(B)/test/%)
 
-ALL_CFLAGS = $(CSTD) $(OPT) $(WARN) $(SAN) $(DEFS) -Isrc $(CJSON_CFLAGS) $(CPPFLAGS) $(CFLAGS)
+ALL_CFLAGS = $(CSTD) $(OPT) $(WARN) $(SAN) $(DEFS) -Isrc $(SBX_CJSON_CFLAGS) $(CPPFLAGS) $(CFLAGS)
 TEST_CFLAGS = $(ALL_CFLAGS) $(CRIT_CFLAGS)
 ALL_LDFLAGS = $(SAN) $(LDFLAGS)
 
@@ -91,26 +116,44 @@ $(B)/.deps-test: .ci/deps.sh
 deps: $(B)/.deps-build
 deps-test: $(B)/.deps-test
 
-$(B)/obj/%.o: %.c | $(B)/.deps-build
+# Which cJSON: "source" once build/cjson holds the patched sources, else
+# "system".  Every object depends on it (the header comes from there).
+$(CJSON_DIR)/mode: .ci/cjson-src.sh | $(B)/.deps-build
+	@mkdir -p $(CJSON_DIR)
+	@if sh .ci/cjson-src.sh $(CJSON_DIR) 2>$(CJSON_DIR)/fetch.log; then \
+	    cat $(CJSON_DIR)/fetch.log >&2; echo source >$@; \
+	else \
+	    echo "sbx: cJSON's sources could not be had (see $(CJSON_DIR)/fetch.log): linking the shared libcjson" >&2; \
+	    echo system >$@; \
+	fi
+
+# With the shared libcjson, an empty object, so that the archive's recipe
+# stays the same either way.
+$(B)/obj/cjson/cJSON.o: $(CJSON_STAMP) | $(B)/.deps-build
+	@mkdir -p $(dir $@)
+	$(if $(filter source,$(cjson_mode)),$(CC) $(CSTD) $(OPT) $(SAN) -w -c -o $@ $(CJSON_DIR)/cJSON.c,\
+	    printf '' | $(CC) -x c -c -o $@ -)
+
+$(B)/obj/%.o: %.c $(CJSON_STAMP) | $(B)/.deps-build
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -MMD -MP -c -o $@ $<
 
-$(B)/obj/test/%.o: test/%.c | $(B)/.deps-test
+$(B)/obj/test/%.o: test/%.c $(CJSON_STAMP) | $(B)/.deps-test
 	@mkdir -p $(dir $@)
 	$(CC) $(TEST_CFLAGS) -MMD -MP -c -o $@ $<
 
-$(CORE_LIB): $(call obj,$(B),$(COMMON_SRC) $(POSIX_SRC))
+$(CORE_LIB): $(call obj,$(B),$(COMMON_SRC) $(POSIX_SRC)) $(B)/obj/cjson/cJSON.o
 	rm -f $@ && $(AR) rcs $@ $^
 
 $(B)/sbx: $(call obj,$(B),$(CLI_SRC)) $(CORE_LIB)
-	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(CJSON_LIBS)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(SBX_CJSON_LIBS)
 
 $(B)/sbx-runner: $(call obj,$(B),$(RUN_SRC)) $(CORE_LIB)
-	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(CJSON_LIBS)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(SBX_CJSON_LIBS)
 
 $(B)/test/unit: $(call obj,$(B),$(UNIT_SRC)) $(CORE_LIB)
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(CRIT_LIBS) $(CJSON_LIBS)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(CRIT_LIBS) $(SBX_CJSON_LIBS)
 
 $(B)/test/integration: $(call obj,$(B),$(INTEG_SRC))
 	@mkdir -p $(dir $@)
@@ -123,8 +166,8 @@ $(B)/test/sbx-%: test/helper/sbx-%.c | $(B)/.deps-test
 
 # ---- Windows ----------------------------------------------------------------
 # Cross-built with mingw-w64 on Debian/Ubuntu: cJSON for the target comes
-# from the distribution's cjson source package (fetched by .ci/cjson-src.sh
-# into build/win/cjson), never from this tree.  Natively on Windows with
+# from the distribution's cjson source package, its patches applied (fetched
+# by .ci/cjson-src.sh into build/cjson, as for Linux), never from this tree.  Natively on Windows with
 # MSYS2: make win WIN_CC=gcc WIN_CJSON=system takes MSYS2's cjson package.
 WIN_CC    ?= x86_64-w64-mingw32-gcc
 # The archiver beside WIN_CC (x86_64-w64-mingw32-ar, or ar for MSYS2's gcc).
@@ -136,10 +179,10 @@ WIN_CJSON_LIBS   = $(shell pkg-config --static --libs libcjson)
 WIN_CJSON_OBJ    :=
 WIN_PREP         :=
 else
-WIN_CJSON_CFLAGS := -I$(WB)/cjson
+WIN_CJSON_CFLAGS := -I$(CJSON_DIR)
 WIN_CJSON_LIBS   :=
 WIN_CJSON_OBJ    := $(WB)/obj/cjson/cJSON.o
-WIN_PREP         := $(WB)/cjson/cJSON.c
+WIN_PREP         := $(WB)/.cjson-src
 endif
 WIN_CFLAGS = $(CSTD) -O2 $(WARN) -D__USE_MINGW_ANSI_STDIO=1 -D_WIN32_WINNT=0x0602 \
              -DSBX_VERSION=\"$(VERSION)\" -Isrc $(WIN_CJSON_CFLAGS)
@@ -155,13 +198,16 @@ $(B)/.deps-win: .ci/deps.sh
 	@sh .ci/deps.sh win
 	@touch $@
 
-$(WB)/cjson/cJSON.c: .ci/cjson-src.sh | $(B)/.deps-win
-	sh .ci/cjson-src.sh $(WB)/cjson
-	@touch $@
+# Windows has no shared libcjson to fall back on: without the sources,
+# stop here, saying so.
+$(WB)/.cjson-src: $(CJSON_DIR)/mode | $(B)/.deps-win
+	@[ -f $(CJSON_DIR)/VERSION ] || { echo "sbx: make win needs cJSON's sources, which could not be had" \
+	    "(see $(CJSON_DIR)/fetch.log; remove $(CJSON_DIR) to try again)" >&2; exit 1; }
+	@mkdir -p $(dir $@) && touch $@
 
-$(WB)/obj/cjson/cJSON.o: $(WB)/cjson/cJSON.c
+$(WB)/obj/cjson/cJSON.o: $(WIN_PREP)
 	@mkdir -p $(dir $@)
-	$(WIN_CC) $(CSTD) -O2 -w -c -o $@ $<
+	$(WIN_CC) $(CSTD) -O2 -w -c -o $@ $(CJSON_DIR)/cJSON.c
 
 $(WB)/obj/%.o: %.c $(WIN_PREP)
 	@mkdir -p $(dir $@)

@@ -19,6 +19,11 @@ win)   debs="gcc-mingw-w64-x86-64 wine wine64 ca-certificates" ;;
 fuzz)  debs="make pkg-config libcjson-dev clang libclang-rt-14-dev" ;;
 *)     echo "usage: $0 build|test|win|fuzz" >&2; exit 2 ;;
 esac
+# Wanted, never required: .ci/cjson-src.sh needs patch and xz to compile
+# cJSON in from the distribution's patched sources (make win cannot do
+# without them); without them sbx links the shared libcjson.
+case $what in build|test|win) soft="patch xz-utils" ;; *) soft= ;; esac
+have_soft() { command -v patch >/dev/null 2>&1 && command -v xz >/dev/null 2>&1; }
 
 have_pc() {
     if [ "$what" = fuzz ]; then
@@ -44,12 +49,21 @@ have_pc() {
 }
 
 if have_pc; then
+    if [ -n "$soft" ] && ! have_soft && command -v apt-get >/dev/null 2>&1 &&
+        { [ "$(id -u)" -eq 0 ] || sudo -n true 2>/dev/null; }; then
+        sudo=; [ "$(id -u)" -eq 0 ] || sudo="sudo -n"
+        echo "sbx deps: installing: $soft" >&2
+        # shellcheck disable=SC2086
+        { $sudo env DEBIAN_FRONTEND=noninteractive apt-get update -qq &&
+          $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $soft; } >&2 ||
+            echo "sbx deps: could not install $soft: sbx will link the shared libcjson" >&2
+    fi
     exit 0
 fi
 
 if command -v apt-get >/dev/null 2>&1 && command -v dpkg-query >/dev/null 2>&1; then
     missing=
-    for p in $debs; do
+    for p in $debs $soft; do
         st=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)
         case $st in *" installed") ;; *) missing="$missing $p" ;; esac
     done

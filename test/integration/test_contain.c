@@ -288,3 +288,67 @@ Test(contain, sigkill_of_the_runner_early_leaves_nothing_with_user, .timeout = 1
 		cr_skip_test("needs root and a 'nobody' account");
 	kill_early(RUNNER, "nobody", true, 100, 4000, 60000);
 }
+
+/* ------------------------------ the guardian, seen from the command */
+
+/* What the command's first instructions see of its process group: the
+ * guardian is there already, and it is the runner's child, not the
+ * command's (a child of the command would be one its shell could wait for,
+ * and would outlive nothing).  The shell prints "members guardians" where
+ * a guardian is a process in its group named sbx-runner whose parent is
+ * the shell's parent; with `probe`, then "guarded" when it cannot signal
+ * that guardian (a guardian running as the account could be killed by the
+ * command it contains). */
+static const char guardian_scan[] =
+	"g=$(for f in /proc/[0-9]*/stat; do { read -r l <\"$f\"; } 2>/dev/null && echo \"$l\"; done |"
+	" awk -v g=$$ -v pp=$PPID '$5 == g && $2 == \"(sbx-runner)\" && $4 == pp { print $1 }');"
+	" set -- $g; echo \"$#\";"
+	" if [ -n \"$PROBE\" ] && [ $# -ge 1 ]; then kill -0 \"$1\" 2>/dev/null || echo guarded; fi";
+
+static void guardian_seen(const char *user)
+{
+	const char *v[16];
+	size_t n = 0;
+	struct sp *p;
+
+	v[n++] = SBX;
+	v[n++] = "run";
+	if (user) {
+		v[n++] = "-u";
+		v[n++] = user;
+		v[n++] = "-C";
+		v[n++] = "/";
+		v[n++] = "--";
+		v[n++] = "/usr/bin/env";
+		v[n++] = "PROBE=1";
+	} else {
+		v[n++] = "--same-user";
+		v[n++] = "--";
+	}
+	v[n++] = "/bin/sh";
+	v[n++] = "-c";
+	v[n++] = guardian_scan;
+	v[n] = NULL;
+	for (int i = 0; i < 10; i++) {
+		p = sp_run(&(struct sp_opts){ .argv = v, .stdin_mode = SP_IN_NULL, .timeout_ms = 20000 });
+		EXPECT_EXIT(p, 0);
+		cr_assert(it_buf_eq(p->out_buf, p->out_len, user ? "1\nguarded\n" : "1\n"),
+			  "run %d: want one guardian in the group, the runner's child%s; got %s (stderr %s)", i,
+			  user ? ", out of the account's reach" : "", IT_ESC_OUT(p), IT_ESC_ERR(p));
+		sp_free(p);
+	}
+}
+
+Test(contain, the_guardian_is_in_the_group_when_the_command_starts, .timeout = 120)
+{
+	guardian_seen(NULL);
+}
+
+/* The guardian starts before the switch to the account: it keeps root's
+ * ids, so the command cannot end it and then outlive the run. */
+Test(contain, the_guardian_is_out_of_the_accounts_reach, .timeout = 120)
+{
+	if (geteuid() != 0 || getpwnam("nobody") == NULL)
+		cr_skip_test("needs root and a 'nobody' account");
+	guardian_seen("nobody");
+}

@@ -228,3 +228,45 @@ Test(process, sighup_to_sbx_reaches_the_command, .timeout = 60)
 {
 	interrupt(SIGHUP);
 }
+
+/* A file without #! runs with /bin/sh, which the runner gives the file's
+ * path and then every argument: the vector is built before the command's
+ * process starts, as long as the argument list, empty strings included. */
+Test(process, script_without_shebang_gets_every_argument, .timeout = 60)
+{
+	enum { N = 3000 };
+	const char **argv = calloc(N + 6, sizeof(*argv));
+	char *dir = it_tmpdir(), *script, *want;
+	size_t n = 0, len = 0;
+	struct sp *p;
+
+	cr_assert(argv != NULL);
+	free(it_write_file(dir, "noshebang", "printf '%s|' \"$#\" \"$@\"\n", 0755));
+	cr_assert(asprintf(&script, "%s/noshebang", dir) > 0);
+	argv[n++] = SBX;
+	argv[n++] = "run";
+	argv[n++] = "--same-user";
+	argv[n++] = "--";
+	argv[n++] = script;
+	want = malloc(16 + (size_t)N * 8);
+	cr_assert(want != NULL);
+	len += (size_t)sprintf(want, "%d|", N);
+	for (int i = 0; i < N; i++) {
+		/* Every 7th argument empty, the others their index. */
+		char *a;
+		cr_assert(asprintf(&a, "%d", i) > 0);
+		if (i % 7 == 0)
+			a[0] = '\0';
+		argv[n++] = it_keep(a);
+		len += (size_t)sprintf(want + len, "%s|", a);
+	}
+	argv[n] = NULL;
+	p = sp_run(&(struct sp_opts){ .argv = argv, .timeout_ms = 30000 });
+	EXPECT_EXIT(p, 0);
+	cr_assert(it_buf_eq(p->out_buf, p->out_len, want), "the script saw other arguments: %s",
+		  IT_ESC_OUT(p));
+	sp_free(p);
+	free(want);
+	free(script);
+	free(argv);
+}
