@@ -221,9 +221,11 @@ struct sbx_spawn_fail {
  * NULL and *fail says why.  Descriptors of this process never leak into the
  * child: everything sbx opens is close-on-exec.  The child runs nothing of
  * the command before its containment exists (Windows: started suspended and
- * put in the job; POSIX: forked with every signal blocked and held before
- * exec until its group, and with `job` the guardian, are in place); a
- * failure before that ends and reaps it. */
+ * put in the job; POSIX: started with every signal blocked, and it makes
+ * its own group and, with `job`, starts the guardian inside it before it
+ * execs -- Linux: a vfork-style clone, the parent suspended until then;
+ * elsewhere a fork held on a pipe until the same is in place); a failure
+ * before that ends and reaps it. */
 int sbx_proc_spawn(struct sbx_spawn_opts *o, sbx_proc **out, struct sbx_spawn_fail *fail);
 long long sbx_proc_pid(const sbx_proc *p);
 /* 0 and *st filled when the process has exited, SBX_EAGAIN while it runs.
