@@ -224,23 +224,23 @@ int launch_check_peer(const struct session_req *r, sbx_proc *runner,
                       const struct sbx_peer *peer, char *msg)
 {
     long long pid = sbx_proc_pid(runner);
-    char what[160];
+    char what[400];
     int d;
 
     if (peer->pid == 0)
         return refuse_peer(msg, peer, "a process sbx cannot see");
     /* uid -1 (with pid -1): an OS that keeps no record of the writer. */
     if (r->runner_uid >= 0 && peer->uid >= 0 && peer->uid != r->runner_uid) {
-        /* The launcher itself wrote, as itself: it relays what the runner
-         * writes instead of passing the channel on. */
-        if (r->launcher != NULL && peer->pid == pid) {
-            say(msg, "the channel's first bytes come from %s itself (pid %lld uid %lld), not "
-                     "from the runner: it relays the runner's stdin and stdout both (sudo's "
-                     "log_input and log_output together?), and then sbx cannot tell who writes; "
-                     "refusing it", r->launcher[0], peer->pid, peer->uid);
-            return SBX_EPEER;
-        }
-        snprintf(what, sizeof(what), "not uid %lld as the runner must be", r->runner_uid);
+        /* The launcher's own process, as the caller: it did not switch
+         * accounts, or it relays what the runner writes (sudo logging
+         * both of the runner's streams). */
+        if (r->launcher != NULL && peer->pid == pid)
+            snprintf(what, sizeof(what), "not uid %lld as the runner must be: %s itself, which "
+                     "did not switch accounts or relays the runner's output (sudo's log_input "
+                     "and log_output together: then sbx cannot tell who writes)",
+                     r->runner_uid, r->launcher[0]);
+        else
+            snprintf(what, sizeof(what), "not uid %lld as the runner must be", r->runner_uid);
         return refuse_peer(msg, peer, what);
     }
     if (peer->pid < 0)

@@ -275,14 +275,15 @@ static void fail_to_peer(sbx_conn *c, const char *msg)
 }
 
 /* The secret came on stdin, but neither stdin nor stdout is sbx's end of
- * the pair: a launcher relays both (sudo with log_input and log_output).
- * Whatever sbx reads would then be written by the launcher, so sbx could
- * not tell who is at this end; the run cannot go on.  sbx is told why on
- * stdout, which the launcher relays to it, as its one line, and the
- * relay's own writer is all it would learn from a hello, so none is sent:
- * the nonce goes nowhere but the pair.  Only when that cannot be written
+ * the pair, and stdout is a pipe: a launcher relays both (sudo with
+ * log_input and log_output).  Whatever sbx reads would then be written by
+ * the launcher, so sbx could not tell who is at this end; the run cannot
+ * go on.  The reason goes in an error frame on stdout, which the launcher
+ * relays to sbx, and not to stderr, which it relays to the user: sbx
+ * refuses that writer in a line of its own, the only one.  No hello: the
+ * nonce goes nowhere but the pair.  Only when the frame cannot be written
  * does the reason go to stderr. */
-static void relayed_both(const char *os_why)
+static void relayed_both(void)
 {
     char msg[384];
     sbx_h *out = NULL;
@@ -293,10 +294,9 @@ static void relayed_both(const char *os_why)
     int rc;
 
     snprintf(msg, sizeof(msg),
-             "neither stdin nor stdout is sbx's channel (%s): the launcher relays both "
-             "(sudo's log_input and log_output together?), and then sbx cannot tell who "
-             "writes to it; use one of the two, not both",
-             os_why);
+             "neither stdin nor stdout is sbx's channel: the launcher relays both (sudo's "
+             "log_input and log_output together?), and then sbx cannot tell who writes to "
+             "it; use one of the two, not both");
     if (sbx_h_std(1, &out) == 0 && sbx_conn_new(out, &c) == 0) {
         rc = sbx_error_encode(&m, &json, &len);
         if (sbx_conn_put_json(c, SBX_F_ERROR, json, len, rc) == 0 &&
@@ -460,10 +460,12 @@ int main(int argc, char **argv)
          * one and written to the other. */
         if ((rc = sbx_chan_from_stdin(&ch, &server)) < 0 && rc != SBX_ENOTSUP)
             rc = sbx_chan_from_relay(&ch, &server);
-        if (rc == SBX_ENOTSUP)
-            die("standard input is not sbx's channel: not supported on this platform");
+        if (rc == SBX_EPEER)
+            relayed_both();
         if (rc < 0)
-            relayed_both(sbx_os_error_text(sbx_os_last_error()));
+            die("standard input is not sbx's channel: %s",
+                rc == SBX_ENOTSUP ? "not supported on this platform"
+                                  : sbx_os_error_text(sbx_os_last_error()));
     } else {
         if ((rc = sbx_os_std_to_null(0)) < 0)
             die("cannot reopen standard input: %s", sbx_err_str(rc));

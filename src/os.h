@@ -309,7 +309,9 @@ int sbx_chan_from_stdin(sbx_h **conn, struct sbx_peer *server);
  * (both copies close-on-exec above 2, non-blocking, closed with the
  * handle; the null device goes on 0 and 1).  *server as above.  Fails,
  * leaving the streams as they were, when stream 1 is not a Unix-domain
- * stream socket (SBX_ENOTSUP on Windows). */
+ * stream socket: SBX_EPEER when it is a pipe (the launcher relays it too,
+ * so sbx would see the launcher write), else the OS's reason (SBX_ENOTSUP
+ * on Windows). */
 int sbx_chan_from_relay(sbx_h **conn, struct sbx_peer *server);
 /* The channel name that stands for "this stream, the one this name was
  * read from, is the channel": what sbx hands over with the nonce when the

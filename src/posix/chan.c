@@ -16,6 +16,7 @@
 #include <fcntl.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -271,8 +272,15 @@ int sbx_chan_from_relay(sbx_h **conn, struct sbx_peer *server)
     int rfd = -1, wfd = -1, rc;
 
     *conn = NULL;
-    if ((rc = unix_stream(1)) < 0)
+    if ((rc = unix_stream(1)) < 0) {
+        struct stat st;
+
+        /* A pipe: the launcher relays stream 1 as well, and whatever the
+         * runner writes would reach sbx as the launcher's. */
+        if (fstat(1, &st) == 0 && S_ISFIFO(st.st_mode))
+            return SBX_EPEER;
         return rc;
+    }
     /* Written directly, never through the launcher: the kernel then
      * records this process as the writer of everything sbx reads, and
      * sbx's peer checks hold as if stream 0 were the pair's end too. */
