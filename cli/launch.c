@@ -127,10 +127,16 @@ int launch_start(const struct session_req *r, const char *nonce, const char *nam
     }
     /* The runner's end of the channel as its stdin, which sudo and doas
      * pass on to the command they start (and keep themselves, without
-     * reading it). */
+     * reading it), and as its stdout too: sudo with log_input relays
+     * stdin through a pipe of its own and passes stdout on, so the runner
+     * writes there (sbx_chan_from_relay).  Nothing else writes to it:
+     * launchers talk on stderr or the terminal, the runner never prints
+     * to stdout, and its first act on the channel is to put the null
+     * device on both. */
     so.stdio[0].kind = pair != NULL ? SBX_STDIO_HANDLE : SBX_STDIO_NULL;
     so.stdio[0].give = pair != NULL ? pair[1] : NULL;
-    so.stdio[1].kind = SBX_STDIO_NULL;
+    so.stdio[1].kind = pair != NULL ? SBX_STDIO_HANDLE : SBX_STDIO_NULL;
+    so.stdio[1].give = pair != NULL ? pair[1] : NULL;
     /* The runner's own diagnostics, and the launcher's messages.  Started
      * directly, the runner's one line becomes part of sbx's (launch_said):
      * a pipe, which holds far more than that line, so the runner never
@@ -218,14 +224,23 @@ int launch_check_peer(const struct session_req *r, sbx_proc *runner,
                       const struct sbx_peer *peer, char *msg)
 {
     long long pid = sbx_proc_pid(runner);
-    char what[160];
+    char what[400];
     int d;
 
     if (peer->pid == 0)
         return refuse_peer(msg, peer, "a process sbx cannot see");
     /* uid -1 (with pid -1): an OS that keeps no record of the writer. */
     if (r->runner_uid >= 0 && peer->uid >= 0 && peer->uid != r->runner_uid) {
-        snprintf(what, sizeof(what), "not uid %lld as the runner must be", r->runner_uid);
+        /* The launcher's own process, as the caller: it did not switch
+         * accounts, or it relays what the runner writes (sudo logging
+         * both of the runner's streams). */
+        if (r->launcher != NULL && peer->pid == pid)
+            snprintf(what, sizeof(what), "not uid %lld as the runner must be: %s itself, which "
+                     "did not switch accounts or relays the runner's output (sudo's log_input "
+                     "and log_output together: then sbx cannot tell who writes)",
+                     r->runner_uid, r->launcher[0]);
+        else
+            snprintf(what, sizeof(what), "not uid %lld as the runner must be", r->runner_uid);
         return refuse_peer(msg, peer, what);
     }
     if (peer->pid < 0)

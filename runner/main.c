@@ -274,6 +274,41 @@ static void fail_to_peer(sbx_conn *c, const char *msg)
     exit(1);
 }
 
+/* The secret came on stdin, but neither stdin nor stdout is sbx's end of
+ * the pair, and stdout is a pipe: a launcher relays both (sudo with
+ * log_input and log_output).  Whatever sbx reads would then be written by
+ * the launcher, so sbx could not tell who is at this end; the run cannot
+ * go on.  The reason goes in an error frame on stdout, which the launcher
+ * relays to sbx, and not to stderr, which it relays to the user: sbx
+ * refuses that writer in a line of its own, the only one.  No hello: the
+ * nonce goes nowhere but the pair.  Only when the frame cannot be written
+ * does the reason go to stderr. */
+static void relayed_both(void)
+{
+    char msg[384];
+    sbx_h *out = NULL;
+    sbx_conn *c = NULL;
+    struct sbx_error_msg m = { msg };
+    char *json = NULL;
+    size_t len = 0;
+    int rc;
+
+    snprintf(msg, sizeof(msg),
+             "neither stdin nor stdout is sbx's channel: the launcher relays both (sudo's "
+             "log_input and log_output together?), and then sbx cannot tell who writes to "
+             "it; use one of the two, not both");
+    if (sbx_h_std(1, &out) == 0 && sbx_conn_new(out, &c) == 0) {
+        rc = sbx_error_encode(&m, &json, &len);
+        if (sbx_conn_put_json(c, SBX_F_ERROR, json, len, rc) == 0 &&
+            sbx_conn_flush_wait(c, sbx_now_ms() + 2000) == 0) {
+            sbx_conn_free(c);
+            exit(1);
+        }
+    }
+    sbx_conn_free(c);
+    die("%s", msg);
+}
+
 /* The next handshake frame; a channel sbx has closed ends the runner
  * quietly, since sbx closes it only after a failure of its own that it has
  * reported already. */
@@ -419,8 +454,15 @@ int main(int argc, char **argv)
     if (secret_from == NULL && strcmp(name, SBX_CHAN_STDIN) == 0) {
         /* The stream the two lines came on is the channel itself (POSIX:
          * sbx's socket pair, passed on by any launcher): taken off stdin,
-         * which becomes the null device. */
-        if ((rc = sbx_chan_from_stdin(&ch, &server)) < 0)
+         * which becomes the null device.  A launcher that relays stdin
+         * through a pipe of its own (sudo's log_input) passes on stdout,
+         * which sbx made the same end: then the channel is read from the
+         * one and written to the other. */
+        if ((rc = sbx_chan_from_stdin(&ch, &server)) < 0 && rc != SBX_ENOTSUP)
+            rc = sbx_chan_from_relay(&ch, &server);
+        if (rc == SBX_EPEER)
+            relayed_both();
+        if (rc < 0)
             die("standard input is not sbx's channel: %s",
                 rc == SBX_ENOTSUP ? "not supported on this platform"
                                   : sbx_os_error_text(sbx_os_last_error()));

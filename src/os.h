@@ -297,12 +297,24 @@ int sbx_chan_pair(sbx_h **mine, sbx_h **theirs);
  * not visible there; real uid); pid and uid -1 where the OS keeps no such
  * record. */
 int sbx_chan_first_writer(sbx_h *mine, int timeout_ms, sbx_proc *watch, struct sbx_peer *peer);
-/* For the runner given the pair's other end as its standard input: takes
- * it off stream 0 (a close-on-exec copy above 2, non-blocking; the null
- * device goes on 0) as the channel.  *server: the process that made the
- * pair (sbx).  Fails, leaving stream 0 as it was, when stream 0 is not a
- * Unix-domain stream socket (SBX_ENOTSUP on Windows). */
+/* For the runner given the pair's other end as its standard input (and
+ * output): takes it off stream 0 (a close-on-exec copy above 2,
+ * non-blocking; the null device goes on 0 and 1) as the channel.
+ * *server: the process that made the pair (sbx).  Fails, leaving the
+ * streams as they were, when stream 0 is not a Unix-domain stream socket
+ * (SBX_ENOTSUP on Windows). */
 int sbx_chan_from_stdin(sbx_h **conn, struct sbx_peer *server);
+/* For the runner whose standard input a launcher relays through a pipe of
+ * its own (sudo's log_input) while its standard output is still the pair's
+ * end: one handle that reads the channel from stream 0 and writes it to
+ * stream 1, directly, so that the kernel records the runner as the writer
+ * (both copies close-on-exec above 2, non-blocking, closed with the
+ * handle; the null device goes on 0 and 1).  *server as above.  Fails,
+ * leaving the streams as they were, when stream 1 is not a Unix-domain
+ * stream socket: SBX_EPEER when it is a pipe (the launcher relays it too,
+ * so sbx would see the launcher write), else the OS's reason (SBX_ENOTSUP
+ * on Windows). */
+int sbx_chan_from_relay(sbx_h **conn, struct sbx_peer *server);
 /* The channel name that stands for "this stream, the one this name was
  * read from, is the channel": what sbx hands over with the nonce when the
  * runner's standard input is its end of the pair. */

@@ -1,5 +1,6 @@
 /* POSIX: the channel, a connected pair of Unix-domain stream sockets whose
- * runner's end is the runner's standard input, and who is at either end.
+ * runner's end is the runner's standard input and output, and who is at
+ * either end.
  *
  * There is no name: the pair exists only as the descriptors sbx holds and
  * hands to the runner, so nothing can be squatted, found, connected to
@@ -15,6 +16,7 @@
 #include <fcntl.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -179,68 +181,128 @@ int sbx_chan_first_writer(sbx_h *mine, int timeout_ms, sbx_proc *watch, struct s
     return 0;
 }
 
-int sbx_chan_from_stdin(sbx_h **conn, struct sbx_peer *server)
+/* 0 when fd is a Unix-domain stream socket (the pair's kind), else a
+ * failure: whatever else it is (a pipe from a launcher that relays it, a
+ * terminal, a file), it is not sbx's end of the pair. */
+static int unix_stream(int fd)
 {
-    int type = 0, domain = 0, fd, rc;
+    int type = 0, domain = 0;
     socklen_t len = sizeof(type);
 
-    *conn = NULL;
-    /* Whatever else the stream is (a pipe from a launcher that relays its
-     * own stdin, a terminal, a file), it cannot carry frames both ways. */
-    if (getsockopt(0, SOL_SOCKET, SO_TYPE, &type, &len) < 0)
+    if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) < 0)
         return sbx__sys_err(errno);
 #ifdef SO_DOMAIN
     len = sizeof(domain);
-    if (getsockopt(0, SOL_SOCKET, SO_DOMAIN, &domain, &len) < 0)
+    if (getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &domain, &len) < 0)
         return sbx__sys_err(errno);
 #else
     domain = AF_UNIX;
 #endif
     if (type != SOCK_STREAM || domain != AF_UNIX)
         return sbx__sys_err(EPROTOTYPE);
+    return 0;
+}
+
+/* Of a pair, the process that made it: sbx, as it was then. */
+static int pair_maker(int fd, struct sbx_peer *server)
+{
+#ifdef SO_PEERCRED
+    struct ucred uc;
+    socklen_t len = sizeof(uc);
+
+    if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &uc, &len) < 0)
+        return sbx__sys_err(errno);
+    server->pid = uc.pid;
+    server->uid = uc.uid;
+#else
+    uid_t uid;
+    gid_t gid;
+
+    if (getpeereid(fd, &uid, &gid) < 0)
+        return sbx__sys_err(errno);
+    server->pid = -1; /* not available here; the nonce still binds sbx */
+    server->uid = uid;
+#endif
+    return 0;
+}
+
+/* A close-on-exec, non-blocking copy of standard stream `which` above 2,
+ * or -1 with the failure in *rc. */
+static int take_std(int which, int *rc)
+{
+    int fd = fcntl(which, F_DUPFD_CLOEXEC, 3);
+
+    if (fd < 0 || fcntl(fd, F_SETFL, O_NONBLOCK) < 0) {
+        *rc = sbx__sys_err(errno);
+        if (fd >= 0)
+            close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+int sbx_chan_from_stdin(sbx_h **conn, struct sbx_peer *server)
+{
+    int fd, rc;
+
+    *conn = NULL;
+    if ((rc = unix_stream(0)) < 0)
+        return rc;
     /* Off stream 0, which the command must never see and which becomes the
      * null device; close-on-exec, above 2. */
-    if ((fd = fcntl(0, F_DUPFD_CLOEXEC, 3)) < 0)
-        return sbx__sys_err(errno);
-#ifdef SO_PEERCRED
-    {
-        /* Of a pair, the process that made it: sbx, as it was then. */
-        struct ucred uc;
-
-        len = sizeof(uc);
-        if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &uc, &len) < 0) {
-            rc = sbx__sys_err(errno);
-            close(fd);
-            return rc;
-        }
-        server->pid = uc.pid;
-        server->uid = uc.uid;
-    }
-#else
-    {
-        uid_t uid;
-        gid_t gid;
-
-        if (getpeereid(fd, &uid, &gid) < 0) {
-            rc = sbx__sys_err(errno);
-            close(fd);
-            return rc;
-        }
-        server->pid = -1; /* not available here; the nonce still binds sbx */
-        server->uid = uid;
-    }
-#endif
-    if (fcntl(fd, F_SETFL, O_NONBLOCK) < 0) {
-        rc = sbx__sys_err(errno);
+    if ((fd = take_std(0, &rc)) < 0)
+        return rc;
+    if ((rc = pair_maker(fd, server)) < 0) {
         close(fd);
         return rc;
     }
-    if ((rc = sbx_os_std_to_null(0)) < 0) {
+    /* Stream 1 is the same end (sbx gives it for a launcher that relays
+     * stream 0, see sbx_chan_from_relay), or a launcher's pipe that
+     * relays it: nothing of the runner's belongs there either way. */
+    if ((rc = sbx_os_std_to_null(0)) < 0 || (rc = sbx_os_std_to_null(1)) < 0) {
         close(fd);
         return rc;
     }
     chan_buffers(fd);
     return sbx__h_new(fd, 1, conn);
+}
+
+int sbx_chan_from_relay(sbx_h **conn, struct sbx_peer *server)
+{
+    int rfd = -1, wfd = -1, rc;
+
+    *conn = NULL;
+    if ((rc = unix_stream(1)) < 0) {
+        struct stat st;
+
+        /* A pipe: the launcher relays stream 1 as well, and whatever the
+         * runner writes would reach sbx as the launcher's. */
+        if (fstat(1, &st) == 0 && S_ISFIFO(st.st_mode))
+            return SBX_EPEER;
+        return rc;
+    }
+    /* Written directly, never through the launcher: the kernel then
+     * records this process as the writer of everything sbx reads, and
+     * sbx's peer checks hold as if stream 0 were the pair's end too. */
+    if ((rfd = take_std(0, &rc)) < 0 || (wfd = take_std(1, &rc)) < 0)
+        goto fail;
+    if ((rc = pair_maker(wfd, server)) < 0)
+        goto fail;
+    if ((rc = sbx_os_std_to_null(0)) < 0 || (rc = sbx_os_std_to_null(1)) < 0)
+        goto fail;
+    chan_buffers(wfd);
+    if ((rc = sbx__h_new(rfd, 1, conn)) < 0) {
+        close(wfd); /* rfd is closed by sbx__h_new */
+        return rc;
+    }
+    (*conn)->wfd = wfd;
+    return 0;
+fail:
+    if (rfd >= 0)
+        close(rfd);
+    if (wfd >= 0)
+        close(wfd);
+    return rc;
 }
 
 /* ---- the named rendezvous: Windows only ---- */

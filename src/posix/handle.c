@@ -19,6 +19,7 @@ int sbx__h_new(int fd, int owned, sbx_h **out)
         return SBX_ENOMEM;
     }
     h->fd = fd;
+    h->wfd = -1;
     h->owned = owned;
     h->eio_eof = 0;
     *out = h;
@@ -38,6 +39,8 @@ void sbx_h_close(sbx_h *h)
         return;
     if (h->owned && h->fd >= 0)
         close(h->fd);
+    if (h->owned && h->wfd >= 0)
+        close(h->wfd);
     free(h);
 }
 
@@ -60,7 +63,7 @@ int sbx_h_write(sbx_h *h, const void *buf, size_t n, size_t *put)
     ssize_t r;
 
     *put = 0;
-    r = write(h->fd, buf, n);
+    r = write(h->wfd >= 0 ? h->wfd : h->fd, buf, n);
     if (r < 0)
         return sbx__sys_err(errno);
     *put = (size_t)r;
@@ -83,8 +86,11 @@ long long sbx_now_ms(void)
 
 int sbx_wait(struct sbx_wait *w, size_t n, int timeout_ms)
 {
-    struct pollfd pfd[16];
-    size_t map[16];
+    /* Each entry may need two descriptors (a handle that reads from one
+     * and writes to another), and the self-pipe one more. */
+    struct pollfd pfd[31];
+    size_t map[31];
+    unsigned evs[31]; /* what each descriptor can report for its entry */
     long long deadline = timeout_ms >= 0 ? sbx_now_ms() + timeout_ms : -1;
 
     if (n > 15)
@@ -112,11 +118,27 @@ int sbx_wait(struct sbx_wait *w, size_t n, int timeout_ms)
             if (w[i].got != 0)
                 ready++;
             if (w[i].h != NULL && (w[i].want & (SBX_EV_READ | SBX_EV_WRITE))) {
-                pfd[np].fd = w[i].h->fd;
-                pfd[np].events = (short)(((w[i].want & SBX_EV_READ) ? POLLIN : 0) |
-                                         ((w[i].want & SBX_EV_WRITE) ? POLLOUT : 0));
-                pfd[np].revents = 0;
-                map[np++] = i;
+                unsigned want = w[i].want & (SBX_EV_READ | SBX_EV_WRITE);
+
+                /* A handle that writes elsewhere: its write side is a
+                 * descriptor of its own, and neither side's hang-up
+                 * reports as the other's. */
+                if (w[i].h->wfd >= 0 && (want & SBX_EV_WRITE)) {
+                    pfd[np].fd = w[i].h->wfd;
+                    pfd[np].events = POLLOUT;
+                    pfd[np].revents = 0;
+                    evs[np] = SBX_EV_WRITE;
+                    map[np++] = i;
+                    want &= ~(unsigned)SBX_EV_WRITE;
+                }
+                if (want != 0) {
+                    pfd[np].fd = w[i].h->fd;
+                    pfd[np].events = (short)(((want & SBX_EV_READ) ? POLLIN : 0) |
+                                             ((want & SBX_EV_WRITE) ? POLLOUT : 0));
+                    pfd[np].revents = 0;
+                    evs[np] = want;
+                    map[np++] = i;
+                }
             }
         }
         if (sbx__sig_fd() >= 0) {
@@ -147,9 +169,9 @@ int sbx_wait(struct sbx_wait *w, size_t n, int timeout_ms)
             struct sbx_wait *e = &w[map[k]];
             unsigned before = e->got;
             if (re & (POLLIN | POLLHUP | POLLERR | POLLNVAL))
-                e->got |= e->want & SBX_EV_READ ? SBX_EV_READ : 0;
+                e->got |= evs[k] & SBX_EV_READ;
             if (re & (POLLOUT | POLLERR | POLLHUP | POLLNVAL))
-                e->got |= e->want & SBX_EV_WRITE ? SBX_EV_WRITE : 0;
+                e->got |= evs[k] & SBX_EV_WRITE;
             /* Counted once, even when its process was ready too. */
             if (before == 0 && e->got != 0)
                 ready++;

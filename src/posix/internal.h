@@ -13,6 +13,9 @@
 
 struct sbx_h {
     int fd;
+    int wfd;   /* -1, or where writes go instead of fd: a channel whose two
+                  directions are two streams (sbx_chan_from_relay); owned
+                  and closed with fd */
     int owned;
     int eio_eof; /* a terminal's master: EIO, which is how Linux says that
                     nothing holds the other end any more, reads as end of

@@ -231,3 +231,10 @@ int sbx_chan_from_stdin(sbx_h **conn, struct sbx_peer *server)
     *conn = NULL;
     return SBX_ENOTSUP;
 }
+
+int sbx_chan_from_relay(sbx_h **conn, struct sbx_peer *server)
+{
+    (void)server;
+    *conn = NULL;
+    return SBX_ENOTSUP;
+}

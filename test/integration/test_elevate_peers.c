@@ -93,7 +93,8 @@ Test(elevate, channel_has_no_name, .timeout = 60)
 		fake[i] = fake_pid(dir[i]);
 		held = findable_sockets(p[i]->pid);
 		cr_assert(held[0] == '\0', "sbx holds sockets others could find:\n%s", held);
-		cr_assert(std_sockets(fake[i]) == 1, "the runner's stdin is not a socket (streams that are: %x)",
+		cr_assert(std_sockets(fake[i]) == 3,
+			  "the runner's stdin and stdout are not both sockets (streams that are: %x)",
 			  std_sockets(fake[i]));
 	}
 	cr_assert(lc_list_dir(tmp)[0] == '\0', "in TMPDIR: %s", lc_list_dir(tmp));
@@ -327,7 +328,7 @@ Test(elevate, channel_for_another_account_is_the_launchers_stdin, .timeout = 60)
 	it_keep(text);
 	lpid = strtol(text, NULL, 10);
 	cr_assert(lpid > 0, "the launcher wrote no pid");
-	cr_assert(std_sockets(lpid) == 1, "the launcher's stdin is not a socket (streams that are: %x)",
+	cr_assert(std_sockets(lpid) == 3, "the launcher's stdin and stdout are not both sockets (streams that are: %x)",
 		  std_sockets(lpid));
 	text = findable_sockets(p->pid);
 	cr_assert(text[0] == '\0', "sbx holds sockets others could find:\n%s", text);

@@ -333,16 +333,16 @@ Test(runner_hard, runner_failing_before_connecting_is_one_sbx_line, .timeout = 6
 }
 
 /* A launcher that reads the secret and relays it through a pipe of its own
- * (as sudo does for standard input under log_input) leaves the runner
- * without the channel: one line that says so, and names neither the
- * channel nor the nonce. */
+ * and keeps the runner's stdout from it too leaves the runner without the
+ * channel: one line that says so, and names neither the channel nor the
+ * nonce. */
 Test(runner_hard, runner_without_the_channel_is_one_sbx_line, .timeout = 60)
 {
 	char *dir = it_tmpdir();
 	char *sbx = sbx_with_wrapper(dir, "#!/bin/sh\n"
 					  "IFS= read -r nonce && IFS= read -r name || exit 3\n"
 					  "printf '%s\\n%s\\n' \"$nonce\" \"$name\" | exec ",
-				     " \"$@\"\n");
+				     " \"$@\" >/dev/null\n");
 	struct sp *p = sp_run(&(struct sp_opts){
 		.argv = ARGV(sbx, "run", "--same-user", "--", HELPER, "exit", "0"),
 		.timeout_ms = 20000,
