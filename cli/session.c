@@ -264,6 +264,10 @@ static int splice_more(struct sess *s)
             s->sp_left -= moved;
             s->out->bytes[to] += moved;
             s->moved_ms = sbx_now_ms();
+            /* Cut short, maybe by a signal (as a short write): it must
+             * reach the command now, and a stop changes how to go on. */
+            if (s->sp_left > 0 && (rc = signals_now(s)) < 0)
+                return rc;
             continue;
         }
         if (rc == 0)
