@@ -15,6 +15,17 @@
  * while the stdin window has room, so a command that never reads its stdin
  * is never flooded and control frames are never stuck behind input.
  *
+ * Large output into a pipe is not copied: when the reader holds no frame
+ * and the next header (peeked at) is stdout or stderr data of at least
+ * SBX_SPLICE_MIN bytes bound for a pipe, the header is taken and the
+ * payload spliced from the channel into that pipe, blocking as the write
+ * would, with "sp_left bytes still in the channel" as the loop's state.
+ * It is only a shortcut: a stop asked, a descriptor that refuses (full and
+ * non-blocking, or no splice at all), or the channel ending hands the rest
+ * of the payload back to the frame reader as a frame of its own, and the
+ * copy path above does the rest; a write error is the same write error.
+ * Nothing is spliced once a stop was asked or while output is held.
+ *
  * In pty mode the command's terminal output arrives as terminal data and
  * goes to our stdout (or stderr, or the terminal itself, see tty.h); keys
  * go the other way only while the command holds its terminal's foreground
@@ -225,6 +236,101 @@ static int write_held(struct sess *s)
     return 0;
 }
 
+/* Gives the payload still in the channel back to the frame reader, as a
+ * frame of its own for the copy path (which counts it). */
+static int splice_abandon(struct sess *s)
+{
+    int rc = sbx_conn_resume(s->c, SBX_F_DATA | (unsigned)s->sp_to, s->sp_left);
+
+    s->sp_left = 0;
+    if (rc < 0)
+        set_msg(s->out, "out of memory");
+    return rc;
+}
+
+/* Moves more of the payload being spliced into our stdout or stderr, as
+ * far as the channel has it: 0 (with s->sp_left still > 0 when the rest
+ * has yet to arrive), or < 0 to end the session. */
+static int splice_more(struct sess *s)
+{
+    int to = s->sp_to, rc;
+    size_t moved, unread;
+
+    while (s->sp_left > 0) {
+        if (s->stop_asked)
+            return splice_abandon(s); /* from now on no write may block */
+        rc = sbx_conn_splice_out(s->c, s->std[to], s->sp_left, &moved);
+        if (moved > 0) {
+            s->sp_left -= moved;
+            s->out->bytes[to] += moved;
+            s->moved_ms = sbx_now_ms();
+            /* Cut short, maybe by a signal (as a short write): it must
+             * reach the command now, and a stop changes how to go on. */
+            if (s->sp_left > 0 && (rc = signals_now(s)) < 0)
+                return rc;
+            continue;
+        }
+        if (rc == 0)
+            return splice_abandon(s); /* the channel ended mid-frame */
+        if (rc == SBX_EINTR) {
+            if ((rc = signals_now(s)) < 0)
+                return rc;
+            continue;
+        }
+        if (rc == SBX_EAGAIN) {
+            /* Nothing in the channel yet: the loop waits for it.  With
+             * bytes there, our stdout is non-blocking and full: the copy
+             * path holds what it cannot write. */
+            if (sbx_conn_unread(s->c, &unread) == 0 && unread > 0)
+                return splice_abandon(s);
+            return 0;
+        }
+        if (rc == SBX_ENOTSUP) {
+            s->no_splice = 1;
+            return splice_abandon(s);
+        }
+        /* As a failed write: the rest goes through the copy path, which
+         * drops it (and counts it lost but for a vanished reader). */
+        if ((rc = write_failed(s, to, rc, 0)) < 0)
+            return rc;
+        return splice_abandon(s);
+    }
+    return 0;
+}
+
+/* With no frame buffered: when the next one is stdout or stderr data worth
+ * splicing into a pipe, takes its header and moves its payload (1), or 0
+ * for the copy path.  Only peeked at after a large frame, so small output
+ * costs no extra system call. */
+static int splice_start(struct sess *s)
+{
+    char why[SBX_WHY];
+    unsigned type;
+    size_t len;
+    int to, rc;
+
+    if (!s->big || s->no_splice || s->stop_asked || s->draining || s->pend_len > 0 || s->done)
+        return 0;
+    if (sbx_conn_peek_hdr(s->c, &type, &len) != 1)
+        return 0;
+    if (type != (SBX_F_DATA | SBX_STDOUT) && type != (SBX_F_DATA | SBX_STDERR))
+        return 0;
+    to = (int)SBX_F_STREAM(type);
+    if (len < SBX_SPLICE_MIN || !s->pipe_out[to] || s->dead[to] || s->std[to] == NULL)
+        return 0;
+    if (sbx_rules_check(&s->rules, type, why) < 0)
+        return 0; /* the copy path says what is wrong */
+    if ((rc = sbx_conn_take_hdr(s->c)) < 0) {
+        set_msg(s->out, "reading the channel: %s", os_text());
+        return rc;
+    }
+    s->sp_to = to;
+    s->sp_left = len;
+    if ((rc = splice_more(s)) < 0)
+        return rc;
+    return 1;
+}
+
 static int stdin_done(struct sess *s)
 {
     int rc = 0;
@@ -329,6 +435,7 @@ static int on_frame(struct sess *s, const sbx_frame *f)
     case SBX_F_DATA | SBX_STDOUT:
     case SBX_F_DATA | SBX_STDERR:
         s->out->bytes[SBX_F_STREAM(f->type)] += f->len;
+        s->big = f->len >= SBX_SPLICE_MIN;
         return emit(s, (int)SBX_F_STREAM(f->type), f->payload, f->len);
     case SBX_F_CLOSE | SBX_STDOUT:
     case SBX_F_CLOSE | SBX_STDERR:
@@ -552,16 +659,23 @@ static int next_timer(struct sess *s)
 static int take_frames(struct sess *s)
 {
     sbx_frame f;
-    int rc = 0;
+    int rc;
 
-    while (!s->done && s->pend_len == 0 && (rc = sbx_conn_next(s->c, &f)) == 1)
-        if ((rc = on_frame(s, &f)) < 0)
+    for (;;) {
+        rc = 0;
+        while (!s->done && s->pend_len == 0 && s->sp_left == 0 &&
+               (rc = sbx_conn_next(s->c, &f)) == 1)
+            if ((rc = on_frame(s, &f)) < 0)
+                return rc;
+        if (rc < 0 && !s->done) {
+            set_msg(s->out, "protocol error: malformed frame from the runner");
             return rc;
-    if (rc < 0 && !s->done) {
-        set_msg(s->out, "protocol error: malformed frame from the runner");
-        return rc;
+        }
+        /* The reader is empty: the next payload may be spliced, and once
+         * it has all been, the one after it. */
+        if (s->sp_left > 0 || (rc = splice_start(s)) <= 0 || s->sp_left > 0)
+            return rc < 0 ? rc : 0;
     }
-    return 0;
 }
 
 /* A stop was asked, the command has ended and our reader has taken
@@ -620,6 +734,10 @@ static int pump_loop(struct sess *s)
         }
         if ((rc = forward_signals(s)) < 0)
             return rc;
+        /* A stop: the rest of a spliced payload goes the careful way. */
+        if (s->sp_left > 0 && s->stop_asked &&
+            ((rc = splice_abandon(s)) < 0 || (rc = take_frames(s)) < 0))
+            return rc;
         if (answer_deadline(s) >= 0 && sbx_now_ms() >= answer_deadline(s)) {
             /* The command may have started; sbx ends as the signal says,
              * and the runner, if it is alive, ends the command with it. */
@@ -635,7 +753,11 @@ static int pump_loop(struct sess *s)
             if (s->pend_len == 0 && (rc = take_frames(s)) < 0)
                 return rc;
         }
-        if ((w[0].got & SBX_EV_READ) && !s->done) {
+        if ((w[0].got & SBX_EV_READ) && !s->done && s->sp_left > 0) {
+            /* More of the payload being spliced. */
+            if ((rc = splice_more(s)) < 0 || (s->sp_left == 0 && (rc = take_frames(s)) < 0))
+                return rc;
+        } else if ((w[0].got & SBX_EV_READ) && !s->done) {
             rc = s->pend_len > 0 ? sbx_conn_fill_ahead(s->c, LOOKAHEAD) : sbx_conn_fill(s->c);
             s->scan_dirty = 1;
             if (rc < 0 && rc != SBX_EAGAIN && rc != SBX_EINTR) {
@@ -735,6 +857,10 @@ void session_run(const struct session_req *r, struct session_out *out)
             sbx_h_close(s.in);
         s.in = NULL;
     }
+    /* Where splicing output can save its copy; decided once, as the
+     * descriptors are the caller's and stay what they are. */
+    s.pipe_out[1] = sbx_h_is_pipe(s.std[1]);
+    s.pipe_out[2] = sbx_h_is_pipe(s.std[2]);
     if ((rc = launch_nonce(nonce, out->msg)) < 0)
         goto done;
 

@@ -54,6 +54,15 @@ struct sess {
                              reader did not read: output is counted as
                              lost instead of written, up to the exit */
     int runner_died;
+    /* Large stdout/stderr payloads spliced from the channel straight into
+     * a pipe (session.c): sp_left bytes of the frame for sp_to are still in
+     * the channel, and no frame is read until they are moved. */
+    int pipe_out[3];      /* std[1], std[2] is a pipe (looked at once) */
+    int big;              /* the last output frame was large enough to
+                             splice: worth peeking at the next header */
+    int no_splice;        /* the kernel refused once: copy from then on */
+    size_t sp_left;
+    int sp_to;
     long long bg_stop_at; /* when sbx last came back from a stop still in
                              the background */
     int bg_spins;         /* how many such returns came in quick succession */

@@ -8,6 +8,14 @@
  * only while the outgoing queue is below SBX_RUNNER_OUT_HIGH, so a slow sbx
  * slows the child instead of growing memory; stdin is bounded by the stdin
  * window, so control frames from sbx are always read promptly.
+ *
+ * Large output is not copied: when the queue is empty and a pipe holds at
+ * least SBX_SPLICE_MIN bytes, the frame's header is queued for exactly
+ * that many and the payload is spliced from the pipe into the channel as
+ * it takes it (conn.c).  Until it is all sent nothing more is read from
+ * any output (frames queued meanwhile, acks and the like, go after it),
+ * but stdin, signals and timers are served as always.  The terminal's
+ * master is always copied: it is no pipe, and its output is small.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -40,6 +48,10 @@ struct pump {
     long long kill_after;
     int timed_out;
     int exited;
+    int big[3];           /* the last read of cout[s] was large enough to
+                             splice: worth asking the pipe how full it is */
+    int close_later[3];   /* sbx closed cout[s] while a payload was still
+                             being spliced from it */
     struct sbx_exit st;
     char *why;
 };
@@ -177,6 +189,11 @@ static int on_frame(struct pump *p, const sbx_frame *f)
         /* sbx can no longer deliver this stream: closing our read end makes
          * the child's next write fail with EPIPE/SIGPIPE, as it would have
          * inline. */
+        if (sbx_conn_sending_from(p->c, p->cout[SBX_F_STREAM(f->type)])) {
+            /* Its bytes are promised to sbx in a header already sent. */
+            p->close_later[SBX_F_STREAM(f->type)] = 1;
+            return 0;
+        }
         sbx_h_close(p->cout[SBX_F_STREAM(f->type)]);
         p->cout[SBX_F_STREAM(f->type)] = NULL;
         return 0;
@@ -291,14 +308,40 @@ static int report_stops(struct pump *p)
     return 0;
 }
 
-/* Reads one chunk of the child's output straight into the outgoing queue. */
+/* A large amount waiting in cout[s], with nothing queued before it: one
+ * frame whose payload is spliced to the channel by the flushes (1), or 0
+ * for the copy path.  Only asked after a large read, so a command writing
+ * small pieces costs no extra system call. */
+static int splice_output(struct pump *p, int s)
+{
+    size_t n;
+    int rc;
+
+    if (!p->big[s] || sbx_conn_queued(p->c) != 0 || sbx_conn_splice_refused(p->c))
+        return 0;
+    if (sbx_h_readable(p->cout[s], &n) < 0 || n < SBX_SPLICE_MIN)
+        return 0;
+    /* One chunk, like a copied frame: sbx buffers a whole frame whenever
+     * it copies one (into a file, a terminal), so larger frames would
+     * raise its peak memory. */
+    if (n > SBX_CHUNK)
+        n = SBX_CHUNK;
+    if ((rc = sbx_conn_put_from(p->c, SBX_F_DATA | (unsigned)s, p->cout[s], n)) < 0)
+        return rc;
+    return 1;
+}
+
+/* Reads one chunk of the child's output straight into the outgoing queue
+ * (or has it spliced there). */
 static int read_output(struct pump *p, int s)
 {
-    uint8_t *dst = sbx_conn_reserve(p->c, SBX_CHUNK);
+    uint8_t *dst;
     size_t got;
     int rc;
 
-    if (dst == NULL)
+    if ((rc = splice_output(p, s)) != 0)
+        return rc;
+    if ((dst = sbx_conn_reserve(p->c, SBX_CHUNK)) == NULL)
         return SBX_ENOMEM;
     rc = sbx_h_read(p->cout[s], dst, SBX_CHUNK, &got);
     if (rc == SBX_EINTR || (rc == SBX_EAGAIN && !p->exited))
@@ -312,6 +355,7 @@ static int read_output(struct pump *p, int s)
         return queue_close(p, s);
     }
     sbx_conn_commit(p->c, SBX_F_DATA | (unsigned)s, got);
+    p->big[s] = got >= SBX_SPLICE_MIN;
     return 1;
 }
 
@@ -391,7 +435,9 @@ int runner_pump(sbx_conn *c, struct sbx_rules *rules, sbx_proc *child, struct ru
         goto done;
     for (;;) {
         struct sbx_wait w[7];
-        int room = sbx_conn_queued(c) < SBX_RUNNER_OUT_HIGH;
+        /* While a payload is spliced, no output is read (its bytes are
+         * the pipe's first ones, and nothing may come between). */
+        int room = sbx_conn_queued(c) < SBX_RUNNER_OUT_HIGH && !sbx_conn_sending_from(c, NULL);
         int sleep_ms = timers(&p);
 
         if (p.exited && p.cout[1] == NULL && p.cout[2] == NULL && p.master == NULL)
@@ -437,13 +483,14 @@ int runner_pump(sbx_conn *c, struct sbx_rules *rules, sbx_proc *child, struct ru
                 goto done;
         if ((w[5].got & SBX_EV_WRITE) && (rc = write_keys(&p)) < 0)
             goto done;
-        if (p.master != NULL && sbx_conn_queued(c) < SBX_RUNNER_OUT_HIGH &&
+        room = sbx_conn_queued(c) < SBX_RUNNER_OUT_HIGH && !sbx_conn_sending_from(c, NULL);
+        if (p.master != NULL && room &&
             ((w[5].got & SBX_EV_READ) || p.exited))
             if ((rc = read_tty(&p)) < 0)
                 goto done;
         for (int s = 1; s <= 2; s++) {
             if (p.cout[s] != NULL && sbx_conn_queued(c) < SBX_RUNNER_OUT_HIGH &&
-                ((w[s].got & SBX_EV_READ) || p.exited))
+                !sbx_conn_sending_from(c, NULL) && ((w[s].got & SBX_EV_READ) || p.exited))
                 if ((rc = read_output(&p, s)) < 0)
                     goto done;
         }
@@ -452,6 +499,12 @@ int runner_pump(sbx_conn *c, struct sbx_rules *rules, sbx_proc *child, struct ru
             snprintf(why, SBX_WHY, "channel: %s", sbx_err_str(rc));
             goto done;
         }
+        for (int s = 1; s <= 2; s++)
+            if (p.close_later[s] && !sbx_conn_sending_from(c, p.cout[s])) {
+                sbx_h_close(p.cout[s]);
+                p.cout[s] = NULL;
+                p.close_later[s] = 0;
+            }
     }
 
     /* Every byte of output is queued ahead of it: the exit frame is last. */
@@ -463,6 +516,8 @@ int runner_pump(sbx_conn *c, struct sbx_rules *rules, sbx_proc *child, struct ru
     if (rc < 0)
         snprintf(why, SBX_WHY, "channel: %s", sbx_err_str(rc));
 done:
+    /* A payload still to come from a pipe closed below cannot be sent. */
+    sbx_conn_cut(c);
     sbx_proc_kill_tree(child);
     if (!p.exited) {
         struct sbx_wait w = { NULL, child, SBX_EV_EXIT, 0 };

@@ -14,6 +14,10 @@
 
 typedef struct sbx_conn sbx_conn;
 
+/* The smallest data payload worth moving with splice instead of copying:
+ * below it the extra system calls cost more than the copy saves. */
+#define SBX_SPLICE_MIN (32u * 1024)
+
 /* A connection over `h`, which it owns from this call on, also when it
  * fails (SBX_ENOMEM: `h` is closed and *c is NULL). */
 int sbx_conn_new(sbx_h *h, sbx_conn **c);
@@ -59,6 +63,39 @@ size_t sbx_conn_queued(const sbx_conn *c);
 /* Writes queued frames until the queue is empty (0) or the channel is full
  * (SBX_EAGAIN), or fails (SBX_EPIPE when the peer is gone). */
 int sbx_conn_flush(sbx_conn *c);
+
+/* Sending a data payload without copying it (the runner): queues the
+ * header of a `type` frame of `len` bytes, whose payload is the next `len`
+ * bytes of `from` (which must already be there, as sbx_h_readable() said),
+ * moved to the channel by later flushes with sbx_h_splice(), or copied if
+ * the kernel refuses that.  Frames queued meanwhile go after the payload;
+ * sbx_conn_queued() counts the payload until it is sent.  SBX_EINVAL while
+ * another payload is pending; SBX_ENOMEM. */
+int sbx_conn_put_from(sbx_conn *c, unsigned type, sbx_h *from, size_t len);
+/* Whether a payload of `from` (NULL: of any handle) is still to be sent:
+ * `from` must not be read or closed until it is. */
+int sbx_conn_sending_from(const sbx_conn *c, const sbx_h *from);
+/* Gives up a pending payload (its source is about to be closed): the frame
+ * it ends cannot be completed, so nothing more is ever written, and
+ * flushes fail with SBX_EPIPE; the peer sees the channel end mid-frame. */
+void sbx_conn_cut(sbx_conn *c);
+/* Whether splicing was refused once: sbx_conn_put_from() then copies, and
+ * callers may as well not ask. */
+int sbx_conn_splice_refused(const sbx_conn *c);
+
+/* Receiving a data payload without copying it (sbx).  peek_hdr(): when
+ * nothing is buffered in the reader, the header of the next frame if all of
+ * it has arrived and is valid: 1, else 0 (the normal path then reads it and
+ * reports what is wrong).  take_hdr(): consumes that header; its payload is
+ * then read with splice_out() until all of it was moved, or resume() hands
+ * the rest back to the reader as a frame of `left` bytes of `type` (it must
+ * then be the reader's first bytes: nothing read since take_hdr()). */
+int sbx_conn_peek_hdr(sbx_conn *c, unsigned *type, size_t *len);
+int sbx_conn_take_hdr(sbx_conn *c);
+int sbx_conn_splice_out(sbx_conn *c, sbx_h *to, size_t n, size_t *moved);
+int sbx_conn_resume(sbx_conn *c, unsigned type, size_t left);
+/* Bytes the channel holds that nothing has read yet (sbx_h_readable). */
+int sbx_conn_unread(sbx_conn *c, size_t *n);
 
 /* Fills *w to wait on the channel: readable until end of file, writable
  * while frames are queued. */

@@ -324,6 +324,19 @@ void sbx_outq_commit(sbx_outq *q, unsigned type, size_t n)
     q->reserved = 0;
 }
 
+int sbx_outq_put_hdr(sbx_outq *q, unsigned type, size_t len)
+{
+    int rc;
+
+    if (len > SBX_FRAME_MAX)
+        return SBX_E2BIG;
+    if ((rc = outq_room(q, SBX_FRAME_HDR)) < 0)
+        return rc;
+    sbx_frame_hdr_put(q->buf + q->wr, type, len);
+    q->wr += SBX_FRAME_HDR;
+    return 0;
+}
+
 size_t sbx_outq_len(const sbx_outq *q)
 {
     return q->wr - q->rd;

@@ -129,6 +129,10 @@ int sbx_outq_put(sbx_outq *q, unsigned type, const void *payload, size_t len);
  * actually filled.  NULL on allocation failure. */
 uint8_t *sbx_outq_reserve(sbx_outq *q, size_t max);
 void sbx_outq_commit(sbx_outq *q, unsigned type, size_t n);
+/* Appends only the header of a frame of `len` payload bytes, which the
+ * caller sends itself right after it (from outside the queue); SBX_ENOMEM,
+ * SBX_E2BIG. */
+int sbx_outq_put_hdr(sbx_outq *q, unsigned type, size_t len);
 size_t sbx_outq_len(const sbx_outq *q);
 const uint8_t *sbx_outq_data(const sbx_outq *q);
 void sbx_outq_consume(sbx_outq *q, size_t n);

@@ -49,6 +49,25 @@ int sbx_h_write(sbx_h *h, const void *buf, size_t n, size_t *put);
  * after this returns 0, or the last bytes may be lost. */
 int sbx_h_flush(sbx_h *h);
 
+/* ---- moving bytes without copying them (Linux splice) ----
+ * The relay uses these only as a shortcut for large data frames; every
+ * caller keeps a copying path for when they say SBX_ENOTSUP, which is all
+ * they say on platforms without them. */
+
+/* 1 when `h` is a pipe or a FIFO (where a splice can put bytes), else 0. */
+int sbx_h_is_pipe(sbx_h *h);
+/* How many bytes a read of `h` (a pipe or a socket) would find now. */
+int sbx_h_readable(sbx_h *h, size_t *n);
+/* Reads up to `n` bytes of socket `h` without consuming them and without
+ * waiting; *got may be short. */
+int sbx_h_peek(sbx_h *h, void *buf, size_t n, size_t *got);
+/* Moves up to `n` bytes from `from` to `to` in the kernel (one of them must
+ * be a pipe): *moved == 0 with a 0 return is end of file on `from`.
+ * Waits as a write to `to` would (never on a non-blocking `from`: then
+ * SBX_EAGAIN when it is empty).  SBX_ENOTSUP when this pair of handles
+ * cannot be spliced (nothing was moved). */
+int sbx_h_splice(sbx_h *from, sbx_h *to, size_t n, size_t *moved);
+
 /* ---- waiting ---- */
 
 enum { SBX_EV_READ = 1, SBX_EV_WRITE = 2, SBX_EV_EXIT = 4, SBX_EV_STATE = 8 };
