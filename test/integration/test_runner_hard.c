@@ -525,8 +525,12 @@ Test(runner_hard, read_only_tmp_is_no_obstacle, .timeout = 60)
 	need_root("a read-only /tmp needs a mount namespace");
 	if (unshare == NULL)
 		cr_skip_test("no unshare(1) here");
-	cr_assert(asprintf(&cmd, "mount -t tmpfs -o ro none /tmp && exec '%s' run --same-user -- '%s' exit 3", SBX,
-			   HELPER) > 0);
+	/* /tmp made read-only where it is, not hidden under a new mount: sbx
+	 * itself may be built under /tmp (a clone there, as CI makes). */
+	cr_assert(asprintf(&cmd,
+			   "mount --bind /tmp /tmp && mount -o remount,bind,ro /tmp && "
+			   "! touch /tmp/.sbx-rw-probe 2>/dev/null && exec '%s' run --same-user -- '%s' exit 3",
+			   SBX, HELPER) > 0);
 	p = sp_run(&(struct sp_opts){
 		.argv = ARGV(unshare, "-m", "--propagation", "private", "sh", "-c", cmd),
 		.envp = it_env(ARGV("TMPDIR=/nonexistent-sbx-tmpdir"), ARGV("XDG_RUNTIME_DIR")),
