@@ -8,6 +8,9 @@
  * Wine's implementation of the APIs; the Windows CI job runs real Windows.
  */
 #include "itest.h"
+#include "lifecycle.h"
+
+#include <errno.h>
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -685,5 +688,84 @@ Test(windows, gui_command_is_ended_at_once, .timeout = 180)
 	EXPECT_EXIT(p, 124);
 	cr_assert_lt(sp_now_ms() - t0, 30000, "took %lld ms: the grace was waited out",
 		     sp_now_ms() - t0);
+	sp_free(p);
+}
+
+/* ---------------------------------------------------------- --report */
+
+/* sbx.exe's --report: the exit status it records is the one a Windows
+ * parent sees (all 32 bits), and its path is taken as Unicode, never
+ * through the ANSI code page. */
+static struct lc_json *read_json(const char *path)
+{
+	size_t len;
+	char *text = lc_read_file(path, &len);
+	const char *why = "not an object";
+	struct lc_json *r;
+
+	cr_assert(text != NULL, "no report at %s: %s", path, strerror(errno));
+	r = lc_json_parse(text, len, &why);
+	cr_assert(r != NULL && r->t == LC_JOBJ, "the report is not a JSON object (%s):\n%s", why,
+		  it_esc(text, len));
+	it_keep(text);
+	return r;
+}
+
+static void expect_int(const struct lc_json *r, const char *key, long long want)
+{
+	long long got;
+
+	cr_assert(lc_json_int(lc_json_get(r, key), &got), "report: \"%s\" should be an integer, is %s", key,
+		  lc_json_type_name(lc_json_get(r, key)));
+	cr_assert(got == want, "report: \"%s\" is %lld, expected %lld", key, got, want);
+}
+
+Test(windows, report_exit_status_keeps_32_bits, .timeout = 180)
+{
+	static const struct {
+		const char *arg;
+		long long code;
+	} codes[] = { { "3", 3 }, { "256", 256 }, { "0xC0000005", 0xC0000005LL }, { "0xFFFFFFFF", 0xFFFFFFFFLL } };
+	char *dir, *report;
+
+	need_wine();
+	dir = it_tmpdir();
+	cr_assert(asprintf(&report, "%s/r.json", dir) > 0);
+	for (size_t i = 0; i < sizeof codes / sizeof codes[0]; i++) {
+		struct sp *p = run_win(ARGV("--report", report), HELPER_ARGS("exit", codes[i].arg), NULL, 0, NULL);
+		struct lc_json *r;
+
+		/* What Wine hands the Unix side is not sbx.exe's code (the
+		 * suite "windows" reads that from a Windows parent); the
+		 * report must hold it whole. */
+		cr_assert(!p->timed_out && p->reaped, "exit %s: %s", codes[i].arg, sp_status_str(p));
+		EXPECT_ERR(p, "");
+		r = read_json(report);
+		expect_int(r, "exit_status", codes[i].code);
+		expect_int(r, "code", codes[i].code);
+		sp_free(p);
+	}
+	free(report);
+}
+
+Test(windows, report_path_is_unicode, .timeout = 180)
+{
+	char *dir, *report;
+	struct sp *p;
+	struct lc_json *r;
+
+	need_wine();
+	dir = it_tmpdir();
+	/* Cyrillic, CJK and a character outside the BMP: no ANSI code page
+	 * holds them all. */
+	cr_assert(asprintf(&report, "%s/отчёт-日本-\xF0\x9F\x93\x8A.json", dir) > 0);
+	p = run_win(ARGV("--report", report), HELPER_ARGS("exit", "7"), NULL, 0, NULL);
+	EXPECT_EXIT(p, 7);
+	EXPECT_ERR(p, "");
+	r = read_json(report);
+	expect_int(r, "exit_status", 7);
+	cr_assert(strcmp(lc_list_dir(dir), "отчёт-日本-\xF0\x9F\x93\x8A.json\n") == 0, "in the directory:\n%s",
+		  lc_list_dir(dir));
+	free(report);
 	sp_free(p);
 }
