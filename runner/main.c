@@ -458,7 +458,7 @@ int main(int argc, char **argv)
          * through a pipe of its own (sudo's log_input) passes on stdout,
          * which sbx made the same end: then the channel is read from the
          * one and written to the other. */
-        if ((rc = sbx_chan_from_stdin(&ch, &server)) < 0 && rc != SBX_ENOTSUP)
+        if ((rc = sbx_chan_from_stdin(&ch, &server)) == SBX_ENOENT)
             rc = sbx_chan_from_relay(&ch, &server);
         if (rc == SBX_EPEER)
             relayed_both();

@@ -319,9 +319,10 @@ int sbx_chan_first_writer(sbx_h *mine, int timeout_ms, sbx_proc *watch, struct s
 /* For the runner given the pair's other end as its standard input (and
  * output): takes it off stream 0 (a close-on-exec copy above 2,
  * non-blocking; the null device goes on 0 and 1) as the channel.
- * *server: the process that made the pair (sbx).  Fails, leaving the
+ * *server: the process that made the pair (sbx).  SBX_ENOENT, leaving the
  * streams as they were, when stream 0 is not a Unix-domain stream socket
- * (SBX_ENOTSUP on Windows). */
+ * (then sbx_chan_from_relay may apply); any other failure is the OS's and
+ * final (SBX_ENOTSUP on Windows). */
 int sbx_chan_from_stdin(sbx_h **conn, struct sbx_peer *server);
 /* For the runner whose standard input a launcher relays through a pipe of
  * its own (sudo's log_input) while its standard output is still the pair's

@@ -58,8 +58,11 @@ int sbx_chan_pair(sbx_h **mine, sbx_h **theirs)
         return sbx__sys_err(errno);
     /* Before the runner exists, so that its very first bytes carry who
      * wrote them: credentials are attached when data is sent, never
-     * afterwards.  sbx's end alone is non-blocking: the runner's is shared
-     * with a launcher's stdin, and the runner switches its own copy. */
+     * afterwards.  sbx's end is non-blocking; the runner makes its own
+     * non-blocking when it takes it, which changes the open description a
+     * launcher passing it on shares: sudo relaying stdin (log_input) waits
+     * in its event loop and takes EAGAIN in its stride; a launcher that
+     * read its stdin with blocking reads would not. */
     if ((rc = pass_creds(sv[0], 1)) < 0 || fcntl(sv[0], F_SETFL, O_NONBLOCK) < 0) {
         rc = rc < 0 ? rc : sbx__sys_err(errno);
         close(sv[0]);
@@ -246,8 +249,10 @@ int sbx_chan_from_stdin(sbx_h **conn, struct sbx_peer *server)
     int fd, rc;
 
     *conn = NULL;
-    if ((rc = unix_stream(0)) < 0)
-        return rc;
+    /* Not the pair's end: perhaps a launcher's relay (sbx_chan_from_relay).
+     * Every later failure is final, as stream 0 may be gone by then. */
+    if (unix_stream(0) < 0)
+        return SBX_ENOENT;
     /* Off stream 0, which the command must never see and which becomes the
      * null device; close-on-exec, above 2. */
     if ((fd = take_std(0, &rc)) < 0)
