@@ -481,3 +481,40 @@ long proc_newest_with(const char *needle)
 	}
 	return newest;
 }
+
+void it_expect_pattern(const unsigned char *buf, size_t len, uint64_t seed, size_t want, const char *stream)
+{
+	long long at = it_pattern_mismatch(buf, len, seed, want);
+
+	cr_assert(len == want, "%s: got %zu bytes, want %zu (first difference at %lld)", stream, len, want, at);
+	cr_assert(at < 0, "%s: byte %lld differs from the pattern", stream, at);
+}
+
+char *it_expected_argv(const char *const *args, size_t n, size_t *len)
+{
+	static const char hex[] = "0123456789abcdef";
+	size_t cap = 32;
+	char *out, *o;
+
+	for (size_t i = 0; i < n; i++)
+		cap += 32 + 2 * strlen(args[i]);
+	out = malloc(cap);
+	cr_assert(out != NULL);
+	o = out + sprintf(out, "argc %zu\n", n);
+	for (size_t i = 0; i < n; i++) {
+		size_t l = strlen(args[i]);
+
+		o += sprintf(o, "%zu:", l);
+		for (size_t j = 0; j < l; j++) {
+			unsigned char ch = (unsigned char)args[i][j];
+
+			*o++ = hex[ch >> 4];
+			*o++ = hex[ch & 15];
+		}
+		*o++ = '\n';
+	}
+	*o = '\0';
+	if (len != NULL)
+		*len = (size_t)(o - out);
+	return out;
+}

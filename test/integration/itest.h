@@ -38,6 +38,14 @@ unsigned char *it_pattern_alloc(uint64_t seed, size_t len);
 /* Offset of the first byte of buf that differs from the pattern, or
  * len == expect_len ? -1 : the shorter length. */
 long long it_pattern_mismatch(const unsigned char *buf, size_t len, uint64_t seed, size_t expect_len);
+/* Asserts that buf is exactly `want` bytes of the pattern `seed`; `stream`
+ * names it in the message. */
+void it_expect_pattern(const unsigned char *buf, size_t len, uint64_t seed, size_t want, const char *stream);
+
+/* What `sbx-testhelper argv` prints for these n arguments: "argc N", then
+ * per argument its length and its bytes in hex (malloc'd, NUL-terminated;
+ * *len, when not NULL, its length). */
+char *it_expected_argv(const char *const *args, size_t n, size_t *len);
 
 uint64_t it_fnv1a64(const void *buf, size_t len);
 

@@ -8,39 +8,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-/* What `sbx-testhelper argv` prints for these arguments. */
-static char *expected_argv(const char *const *args, int n)
-{
-	static const char hex[] = "0123456789abcdef";
-	size_t cap = 32;
-	char *out, *o;
-
-	for (int i = 0; i < n; i++)
-		cap += 32 + 2 * strlen(args[i]);
-	out = malloc(cap);
-	cr_assert(out != NULL);
-	o = out + sprintf(out, "argc %d\n", n);
-	for (int i = 0; i < n; i++) {
-		size_t len = strlen(args[i]);
-
-		o += sprintf(o, "%zu:", len);
-		for (size_t j = 0; j < len; j++) {
-			unsigned char c = (unsigned char)args[i][j];
-
-			*o++ = hex[c >> 4];
-			*o++ = hex[c & 15];
-		}
-		*o++ = '\n';
-	}
-	*o = '\0';
-	return out;
-}
-
 /* Runs `sbx run [sbx_opts...] -- helper argv args...` and compares. */
 static void check_round_trip(const char *const *args, int n, int timeout_ms)
 {
 	const char **argv = calloc((size_t)n + 8, sizeof *argv);
-	char *want = expected_argv(args, n);
+	char *want = it_expected_argv(args, (size_t)n, NULL);
 	struct sp *p;
 	int k = 0;
 
@@ -191,7 +163,7 @@ Test(argv, first_non_option_ends_sbx_options)
 		.argv = ARGV(SBX, "run", "--same-user", HELPER, "argv", "-C", "/nonexistent", "--help"),
 	});
 	static const char *const args[] = { "-C", "/nonexistent", "--help" };
-	char *want = expected_argv(args, 3);
+	char *want = it_expected_argv(args, 3, NULL);
 
 	EXPECT_EXIT(p, 0);
 	EXPECT_OUT(p, want);

@@ -25,35 +25,6 @@
 
 /* ------------------------------------------------------------ helpers */
 
-/* What `sbx-testhelper argv` prints for these arguments. */
-static char *expected_argv(char *const *args, size_t n, size_t *len)
-{
-	static const char hex[] = "0123456789abcdef";
-	size_t cap = 32;
-	char *out, *o;
-
-	for (size_t i = 0; i < n; i++)
-		cap += 32 + 2 * strlen(args[i]);
-	out = malloc(cap);
-	cr_assert(out != NULL);
-	o = out + sprintf(out, "argc %zu\n", n);
-	for (size_t i = 0; i < n; i++) {
-		size_t l = strlen(args[i]);
-
-		o += sprintf(o, "%zu:", l);
-		for (size_t j = 0; j < l; j++) {
-			unsigned char c = (unsigned char)args[i][j];
-
-			*o++ = hex[c >> 4];
-			*o++ = hex[c & 15];
-		}
-		*o++ = '\n';
-	}
-	*o = '\0';
-	*len = (size_t)(o - out);
-	return it_keep(out);
-}
-
 /* The bytes execve() counts for these strings: each with its NUL, and its
  * pointer. */
 static size_t exec_cost(char *const *v)
@@ -94,7 +65,7 @@ static void check_argv_arrives(char **args, size_t n, char **envp)
 {
 	const char **argv = calloc(n + 8, sizeof *argv);
 	size_t k = 0, want_len;
-	char *want = expected_argv(args, n, &want_len);
+	char *want = it_keep(it_expected_argv((const char *const *)args, n, &want_len));
 	struct sp *p;
 
 	cr_assert(argv != NULL);

@@ -21,16 +21,6 @@
 
 #define MIB (1024u * 1024u)
 
-static void expect_pattern(const unsigned char *buf, size_t len, uint64_t seed, size_t want,
-			   const char *stream)
-{
-	long long at = it_pattern_mismatch(buf, len, seed, want);
-
-	cr_assert(len == want, "%s: got %zu bytes, want %zu (first difference at %lld)", stream, len,
-		  want, at);
-	cr_assert(at < 0, "%s: byte %lld differs from the pattern", stream, at);
-}
-
 static const char *find_strace(void)
 {
 	static const char *const where[] = { "/usr/bin/strace", "/bin/strace", NULL };
@@ -93,7 +83,7 @@ Test(splice, stdout_64mib_into_a_pipe_is_spliced, .timeout = 240)
 		.timeout_ms = 200000,
 	});
 	EXPECT_EXIT(p, 0);
-	expect_pattern(p->out_buf, p->out_len, 4321, n, "stdout");
+	it_expect_pattern(p->out_buf, p->out_len, 4321, n, "stdout");
 	log = it_read_file(logpath, &len);
 	cr_assert(log != NULL, "no strace log at %s", logpath);
 	cr_assert(splicing_pids(log) >= 2,
@@ -123,7 +113,7 @@ Test(splice, stdout_64mib_into_a_file_is_copied, .timeout = 180)
 	EXPECT_EXIT(p, 0);
 	got = (unsigned char *)it_read_file(path, &len);
 	cr_assert(got != NULL, "no output file");
-	expect_pattern(got, len, 99, n, "the file");
+	it_expect_pattern(got, len, 99, n, "the file");
 	free(got);
 	free(path);
 	sp_free(p);
@@ -144,8 +134,8 @@ Test(splice, both_streams_interleaved_byte_exact, .timeout = 240)
 		.timeout_ms = 200000,
 	});
 	EXPECT_EXIT(p, 0);
-	expect_pattern(p->out_buf, p->out_len, 55, n, "stdout");
-	expect_pattern(p->err_buf, p->err_len, 56, n, "stderr");
+	it_expect_pattern(p->out_buf, p->out_len, 55, n, "stdout");
+	it_expect_pattern(p->err_buf, p->err_len, 56, n, "stderr");
 	sp_free(p);
 }
 
@@ -224,6 +214,6 @@ Test(splice, full_nonblocking_stdout_falls_back_to_copying, .timeout = 120)
 	close(fds[0]);
 	cr_assert(waitpid(pid, &status, 0) == pid);
 	cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "sbx ended with status 0x%x", status);
-	expect_pattern(buf, len, 31, n, "stdout");
+	it_expect_pattern(buf, len, 31, n, "stdout");
 	free(buf);
 }

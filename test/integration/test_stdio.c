@@ -13,16 +13,6 @@
 
 #define MIB (1024u * 1024u)
 
-static void expect_pattern(const unsigned char *buf, size_t len, uint64_t seed, size_t want,
-			   const char *stream)
-{
-	long long at = it_pattern_mismatch(buf, len, seed, want);
-
-	cr_assert(len == want, "%s: got %zu bytes, want %zu (first difference at %lld)", stream, len,
-		  want, at);
-	cr_assert(at < 0, "%s: byte %lld differs from the pattern", stream, at);
-}
-
 static void big_stream(const char *stream, bool to_err)
 {
 	size_t n = 64 * MIB;
@@ -37,10 +27,10 @@ static void big_stream(const char *stream, bool to_err)
 	EXPECT_EXIT(p, 0);
 	if (to_err) {
 		cr_assert(p->out_len == 0, "stdout should be empty, got %zu bytes", p->out_len);
-		expect_pattern(p->err_buf, p->err_len, 1234, n, "stderr");
+		it_expect_pattern(p->err_buf, p->err_len, 1234, n, "stderr");
 	} else {
 		cr_assert(p->err_len == 0, "stderr should be empty, got \"%s\"", IT_ESC_ERR(p));
-		expect_pattern(p->out_buf, p->out_len, 1234, n, "stdout");
+		it_expect_pattern(p->out_buf, p->out_len, 1234, n, "stdout");
 	}
 	sp_free(p);
 }
@@ -67,8 +57,8 @@ Test(stdio, stdout_and_stderr_kept_apart, .timeout = 180)
 		.timeout_ms = 150000,
 	});
 	EXPECT_EXIT(p, 0);
-	expect_pattern(p->out_buf, p->out_len, 77, n, "stdout");
-	expect_pattern(p->err_buf, p->err_len, 78, n, "stderr");
+	it_expect_pattern(p->out_buf, p->out_len, 77, n, "stdout");
+	it_expect_pattern(p->err_buf, p->err_len, 78, n, "stderr");
 	sp_free(p);
 }
 
@@ -161,7 +151,7 @@ Test(stdio, stdin_to_stdout_16mib_concurrently, .timeout = 180)
 	});
 
 	EXPECT_EXIT(p, 0);
-	expect_pattern(p->out_buf, p->out_len, 99, n, "stdout");
+	it_expect_pattern(p->out_buf, p->out_len, 99, n, "stdout");
 	EXPECT_ERR(p, "");
 	sp_free(p);
 	free(data);
