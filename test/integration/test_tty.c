@@ -138,7 +138,7 @@ Test(tty_streams, dev_tty_prompt_with_stdin_a_pipe, .timeout = 60, .fini = term_
 	char *out;
 
 	term_type(t, "echo piped | $SBX run --same-user -- sh -c "
-		     "'read p; printf \"name? \" >/dev/tty; read x </dev/tty; echo \"got $x from tty, $p from stdin\"'\n");
+		     "'read p; printf \"%s? \" name >/dev/tty; read x </dev/tty; echo \"got $x from tty, $p from stdin\"'\n");
 	cr_assert(term_wait(t, "name? ", 15000), "no prompt on /dev/tty: %s", term_tail(t, 0));
 	term_type(t, "sbxt-typed\r");
 	cr_assert(term_prompt(t, 15000, &st, &out), "the run did not end: %s", term_tail(t, 0));
@@ -241,7 +241,7 @@ Test(tty_streams, read_dev_tty_gets_what_is_typed, .timeout = 60, .fini = term_f
 	int st;
 	char *out;
 
-	term_type(t, "$SBX run --same-user -- sh -c 'printf \"what? \" >/dev/tty; read x </dev/tty; echo \"[$x]\"'\n");
+	term_type(t, "$SBX run --same-user -- sh -c 'printf \"%s? \" what >/dev/tty; read x </dev/tty; echo \"[$x]\"'\n");
 	cr_assert(term_wait(t, "what? ", 15000), "no prompt: %s", term_tail(t, 0));
 	term_type(t, "sbxt answer\r");
 	cr_assert(term_prompt(t, 15000, &st, &out), "the run did not end: %s", term_tail(t, 0));
@@ -258,7 +258,7 @@ Test(tty_streams, secret_typed_without_echo_never_shows, .timeout = 60, .fini = 
 	size_t from = t->mark;
 
 	term_type(t, "$SBX run --same-user -- sh -c "
-		     "'stty -echo; printf \"secret? \"; read x; stty echo; echo; echo \"length ${#x}\"'\n");
+		     "'stty -echo; printf \"%s? \" secret; read x; stty echo; echo; echo \"length ${#x}\"'\n");
 	cr_assert(term_wait(t, "secret? ", 15000), "no prompt: %s", term_tail(t, 0));
 	term_type(t, "hunter2sbxt\r");
 	cr_assert(term_prompt(t, 15000, &st, &out), "the run did not end: %s", term_tail(t, 0));

@@ -156,7 +156,7 @@ Test(tty_jobs, keys_go_to_the_pager_in_the_same_pipeline, .timeout = 60, .fini =
 	char *out;
 
 	term_type(t, "$SBX run --same-user -- sh -c 'sleep 1; echo from-sbx' | "
-		     "{ printf 'pager? ' >/dev/tty; read -r k </dev/tty; echo \"pager got $k\"; cat; }\n");
+		     "{ printf '%s? ' pager >/dev/tty; read -r k </dev/tty; echo \"pager got $k\"; cat; }\n");
 	cr_assert(term_wait(t, "pager? ", 15000), "no pager prompt: %s", term_tail(t, 0));
 	usleep(300000);
 	term_type(t, "sbxt-key\r");

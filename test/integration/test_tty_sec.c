@@ -152,7 +152,7 @@ Test(tty_sec, sudo_dev_tty_prompt_answered, .timeout = 90, .fini = term_fini)
 	char *before = modes(t), *out;
 	int st;
 
-	term_type(t, "$SBX run -n -- sh -c 'printf \"name? \" >/dev/tty; read x </dev/tty; echo \"[$x] uid $(id -u)\"'\n");
+	term_type(t, "$SBX run -n -- sh -c 'printf \"%s? \" name >/dev/tty; read x </dev/tty; echo \"[$x] uid $(id -u)\"'\n");
 	cr_assert(term_wait(t, "name? ", 20000), "no prompt: %s", term_tail(t, 0));
 	term_type(t, "sbxt-sudo\r");
 	cr_assert(term_prompt(t, 15000, &st, &out), "the run did not end: %s", term_tail(t, 0));
