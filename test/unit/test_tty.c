@@ -751,7 +751,9 @@ Test(tty, spawn_with_a_terminal, .timeout = 30)
  * /dev/tty included, with nothing of root's left on it. */
 static void body_spawn_as_nobody(void)
 {
-    struct sbx_spawn_opts o = sh_opts("id -u; echo via-dev-tty >/dev/tty; echo done");
+    /* It waits for a line, so that its terminal can be looked at while it
+     * still has it: an exited command has no descriptors in /proc. */
+    struct sbx_spawn_opts o = sh_opts("id -u; echo via-dev-tty >/dev/tty; read x; echo done");
     struct sbx_spawn_tty tty;
     struct sbx_spawn_fail fail;
     struct text out = { "", 0 };
@@ -760,6 +762,7 @@ static void body_spawn_as_nobody(void)
     sbx_account *a = NULL;
     sbx_proc *p = NULL;
     char path[64], want[32];
+    size_t put = 0;
 
     CHECK(sbx_account_lookup("nobody", &a) == 0);
     CHECK(sbx_os_lead_session() == 0);
@@ -777,6 +780,7 @@ static void body_spawn_as_nobody(void)
     CHECK((long long)fst.st_uid == sbx_account_uid(a));
     CHECK((fst.st_mode & 07777) == 0620);
     snprintf(want, sizeof(want), "%lld\r\n", sbx_account_uid(a));
+    CHECK(sbx_h_write(o.tty_master, "go\r", 3, &put) == 0 && put == 3);
     CHECK(read_until(o.tty_master, &out, "done", 5000));
     CHECK(strstr(out.s, want) != NULL && strstr(out.s, "via-dev-tty") != NULL);
     CHECK(wait_exit(p, &st, 5000));
